@@ -1,0 +1,139 @@
+"""The ``dockgate`` command: run, check-config, simulate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from gateway.config import Config, load_config
+from gateway.errors import ConfigError, DockgateError
+
+log = logging.getLogger("dockgate")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] == ["simulate", "llrp"]:
+        # The simulator is a reader of its own, with its own arguments.
+        from simulators.llrp.cli import main as simulate_llrp
+
+        return simulate_llrp(args[2:])
+    parser = _parser()
+    ns = parser.parse_args(args)
+    if ns.command is None:
+        parser.print_help()
+        return EXIT_FAILURE
+    result: int = ns.handler(ns)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockgate", description="RFID/barcode edge gateway: reads in, location events out over MQTT."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the gateway in the foreground")
+    run.add_argument("--config", "-c", required=True, help="YAML configuration file")
+    run.set_defaults(handler=_cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", help="YAML configuration file")
+    check.set_defaults(handler=_cmd_check_config)
+
+    simulate = sub.add_parser("simulate", help="run a reader simulator")
+    simulate.add_argument("kind", choices=["llrp"], help="which reader to simulate")
+    simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)
+
+    demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, events printed live")
+    demo.add_argument("--scenario", help="scenario YAML for the simulated reader (default: built-in)")
+    demo.add_argument("--log-level", default="WARNING", help="gateway log level (default WARNING)")
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: invalid configuration ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def _cmd_check_config(ns: argparse.Namespace) -> int:
+    config = _load(ns.file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    print(describe(config))
+    return EXIT_OK
+
+
+def describe(config: Config) -> str:
+    """A short summary of a valid config."""
+    readers = ", ".join(f"{r.name} ({r.type} {r.host}:{r.port}, antennas {r.antennas})" for r in config.readers)
+    locations = ", ".join(loc.name for loc in config.locations)
+    mqtt = config.mqtt
+    return (
+        f"config OK: gateway {config.gateway.id}\n"
+        f"  readers: {readers}\n"
+        f"  locations: {locations}\n"
+        f"  mqtt: {mqtt.host}:{mqtt.port} (MQTT {mqtt.protocol}), topics {mqtt.topic_prefix}/{config.gateway.id}/...\n"
+        f"  outbox: {config.outbox.path}"
+    )
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # sllurp logs every connection detail at INFO and worse; keep it to what matters
+    logging.getLogger("sllurp").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _cmd_run(ns: argparse.Namespace) -> int:
+    config = _load(ns.config)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    setup_logging(config.logging.level)
+    from gateway.app import Gateway
+
+    try:
+        gateway = Gateway(config)
+    except DockgateError as exc:
+        log.error("event=startup_failed error=%s", exc)
+        return EXIT_FAILURE
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("event=signal signal=%s", signal.Signals(signum).name)
+        gateway.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        gateway.run()
+    except DockgateError as exc:
+        log.error("event=fatal error=%s", exc)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _cmd_demo(ns: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(scenario=ns.scenario, log_level=ns.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The configuration: one YAML file, one typed schema with a default and a description per field.
+
+``load_config`` turns every problem into one line that names its field path and what is wrong
+(``readers[0].port: expected an integer 1-65535, got 'abc'``), so ``dockgate check-config`` and
+``dockgate run`` can show all of them at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from gateway.durations import parse_duration
+from gateway.errors import ConfigError
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in the file as ``250ms``, ``5s``, ``2m`` or a plain number of seconds."""
+
+
+
+def _port(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"expected a TCP port 1-65535, got {value!r}")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_port)]
+AntennaId = Annotated[int, Field(ge=1, le=65535)]
+
+# Names appear in MQTT topics: keep them free of topic separators and wildcards.
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySettings(Section):
+    id: Name = Field(description="This gateway's name; appears in MQTT topics and in every event.")
+
+
+class MqttSettings(Section):
+    host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
+    port: Port = Field(1883, description="Broker TCP port.")
+    protocol: Literal["5", "3.1.1"] = Field("5", description='MQTT protocol version: "5" or "3.1.1".')
+    topic_prefix: str = Field(
+        "dockgate", min_length=1, pattern=r"^[^#+]+$", description="First level of every topic."
+    )
+    client_id: str | None = Field(None, description="MQTT client id; default dockgate-<gateway.id>.")
+    keepalive: Duration = Field(30.0, gt=0, description="MQTT keepalive interval.")
+    max_inflight: int = Field(
+        100, ge=1, le=65535, description="Events published but not yet acknowledged, at most."
+    )
+
+
+class LLRPReaderSettings(Section):
+    name: Name = Field(description="The reader's name; used in read points, events and topics.")
+    type: Literal["llrp"] = Field(description="Reader driver: llrp.")
+    host: str = Field(min_length=1, description="Reader host name or address.")
+    port: Port = Field(5084, description="LLRP TCP port of the reader.")
+    antennas: list[AntennaId] = Field(
+        default_factory=lambda: [1], min_length=1, description="Antenna ports to inventory with."
+    )
+    report_every_n_tags: int = Field(
+        50, ge=1, le=65535, description="The reader sends a report after this many tag reads..."
+    )
+    report_timeout: Duration = Field(
+        0.2, gt=0, description="...or when this much time has passed since the last report."
+    )
+    reconnect_delay_max: Duration = Field(
+        30.0, gt=0, description="Longest wait between two connection attempts."
+    )
+
+
+ReaderSettings = LLRPReaderSettings
+
+
+class ReadPointSettings(Section):
+    reader: Name = Field(description="Name of a reader in `readers`.")
+    antennas: list[AntennaId] | None = Field(
+        None, min_length=1, description="Antennas of that reader that watch this location; default all."
+    )
+
+
+class LocationSettings(Section):
+    name: Name = Field(description="The location's name, e.g. dock-3; appears in topics and events.")
+    read_points: list[ReadPointSettings] = Field(
+        min_length=1, description="Reader antennas that watch this location."
+    )
+
+
+class PipelineSettings(Section):
+    arrive_min_reads: int = Field(2, ge=1, description='Reads within `arrive_window` before "arrived".')
+    arrive_window: Duration = Field(1.0, gt=0, description="Window for `arrive_min_reads`.")
+    depart_after: Duration = Field(5.0, gt=0, description='No reads for this long -> "departed".')
+
+
+class OutboxSettings(Section):
+    path: Path = Field(Path("./var/outbox.db"), description="SQLite file that holds events until acked.")
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class Config(Section):
+    gateway: GatewaySettings
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    readers: list[ReaderSettings] = Field(min_length=1, description="The readers this gateway drives.")
+    locations: list[LocationSettings] = Field(min_length=1, description="Places where events happen.")
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)  # type: ignore[arg-type]
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)  # type: ignore[arg-type]
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        problems: list[tuple[str, str]] = []
+        readers: dict[str, ReaderSettings] = {}
+        for i, reader in enumerate(self.readers):
+            if reader.name in readers:
+                problems.append((f"readers[{i}].name", f"duplicate reader name {reader.name!r}"))
+            readers.setdefault(reader.name, reader)
+        location_names: set[str] = set()
+        owner: dict[tuple[str, int], str] = {}
+        for i, location in enumerate(self.locations):
+            if location.name in location_names:
+                problems.append((f"locations[{i}].name", f"duplicate location name {location.name!r}"))
+            location_names.add(location.name)
+            for j, point in enumerate(location.read_points):
+                where = f"locations[{i}].read_points[{j}]"
+                reader = readers.get(point.reader)
+                if reader is None:
+                    known = ", ".join(sorted(readers)) or "none"
+                    problems.append((f"{where}.reader", f"no reader named {point.reader!r} (readers: {known})"))
+                    continue
+                antennas = point.antennas if point.antennas is not None else reader.antennas
+                for antenna in antennas:
+                    if antenna not in reader.antennas:
+                        problems.append(
+                            (
+                                f"{where}.antennas",
+                                f"antenna {antenna} is not among reader {reader.name!r}'s antennas "
+                                f"{reader.antennas}",
+                            )
+                        )
+                        continue
+                    taken = owner.setdefault((reader.name, antenna), location.name)
+                    if taken != location.name:
+                        problems.append(
+                            (
+                                f"{where}.antennas",
+                                f"antenna {antenna} of reader {reader.name!r} already belongs to "
+                                f"location {taken!r}",
+                            )
+                        )
+        if problems:
+            raise _CrossReferenceError(problems)
+        return self
+
+
+class _CrossReferenceError(ValueError):
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems))
+        self.problems = problems
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file; raise ConfigError listing every problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read file: {exc}"], source) from exc
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "config") -> Config:
+    """Validate YAML text; raise ConfigError listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"not valid YAML: {where}{problem}"], source) from exc
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ConfigError([f"expected a mapping of sections (gateway, mqtt, readers, ...), got {got}"], source)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc), source) from exc
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors(include_url=False):
+        ctx_error = (error.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _CrossReferenceError):
+            lines.extend(f"{path}: {msg}" for path, msg in ctx_error.problems)
+            continue
+        path = _path(error["loc"])
+        lines.append(f"{path}: {_message(error)}" if path else _message(error))
+    return lines
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}" if out else part
+        # pydantic adds tags such as "function-before[...]" for annotated types: not part of the path
+    return out
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a section accepts, found by following the error's path through the schema."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        while getattr(annotation, "__args__", None) and not (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        ):
+            annotation = next(
+                (a for a in annotation.__args__ if isinstance(a, type) and issubclass(a, BaseModel)),
+                annotation.__args__[0],
+            )
+        model = annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected an integer, got {value!r}"
+    if kind in ("string_type",):
+        return f"expected a string, got {value!r}"
+    if kind in ("list_type",):
+        return f"expected a list, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping, got {value!r}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}, got {value!r}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}
+        limit = next(iter(ctx.values())) if ctx else "?"
+        return f"expected a value {bound[kind]} {limit}, got {value!r}"
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} is not allowed here: use letters, digits, '-', '_' or '.', no '/', '+' or '#'"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"])

@@ -1,0 +1,71 @@
+"""What flows through the gateway: tag reads in, location events out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(slots=True, frozen=True)
+class TagRead:
+    """One read of one tag on one antenna, as a driver hands it to the core.
+
+    ``time`` is the gateway's clock when the read arrived (seconds since the epoch): the presence
+    logic runs on it so that a reader with a wrong clock cannot break arrivals and departures.
+    ``reader_time`` is the reader's own timestamp (LastSeenTimestampUTC), kept for traceability.
+    """
+
+    reader: str
+    antenna: int
+    epc: str
+    rssi: float | None
+    time: float
+    reader_time: float | None = None
+    seen_count: int = 1
+
+
+@dataclass(slots=True)
+class LocationEvent:
+    """Something that happened at a location: a tag arrived or departed.
+
+    ``seq`` is given by the outbox when the event is committed; until then it is 0.
+    """
+
+    type: str
+    time: float
+    gateway: str
+    location: str
+    reader: str
+    epc: str
+    antennas: list[int]
+    reads: int
+    rssi_max: float | None
+    first_seen: float
+    last_seen: float
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    seq: int = 0
+
+    def to_payload(self) -> dict[str, Any]:
+        """The event as published: a JSON object with RFC 3339 UTC times."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "time": rfc3339(self.time),
+            "gateway": self.gateway,
+            "location": self.location,
+            "reader": self.reader,
+            "epc": self.epc,
+            "antennas": self.antennas,
+            "reads": self.reads,
+            "rssi_max": self.rssi_max,
+            "first_seen": rfc3339(self.first_seen),
+            "last_seen": rfc3339(self.last_seen),
+        }
+
+
+def rfc3339(epoch_s: float) -> str:
+    """``2026-11-29T08:15:02.123Z``: UTC with milliseconds."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
