@@ -1,0 +1,160 @@
+"""Shared fixtures: a real mosquitto on a free port, an MQTT subscriber, and a guard against leaked threads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@dataclass
+class Broker:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    conf: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = subprocess.Popen(
+            [_mosquitto(), "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+
+
+def _mosquitto() -> str:
+    path = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if path is None:
+        pytest.fail("mosquitto is not installed: run ./scripts/test, which installs it")
+    return path
+
+
+def start_mosquitto(tmp_path: Path, port: int | None = None) -> Broker:
+    port = port or free_port()
+    conf = tmp_path / "mosquitto.conf"
+    # max_queued_messages 0: mosquitto's default of 1000 would silently drop QoS 1 messages to a slow
+    # test subscriber, and the test would blame the gateway.
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n"
+    )
+    process = subprocess.Popen([_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = Broker("127.0.0.1", port, process, conf)
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        broker.stop()
+        raise
+    return broker
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    broker = start_mosquitto(tmp_path)
+    yield broker
+    broker.stop()
+
+
+class Subscriber:
+    """Collects every message on a topic filter; QoS 1, a clean session."""
+
+    def __init__(self, broker: Broker, topic: str) -> None:
+        self.messages: list[paho.MQTTMessage] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError("subscriber did not subscribe")
+
+    def _on_message(self, _c: Any, _u: Any, message: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+    def payloads(self, suffix: str = "") -> list[bytes]:
+        with self._lock:
+            return [m.payload for m in self.messages if m.topic.endswith(suffix)]
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(m.payload) for m in self.messages if "/events/" in m.topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscribe(mosquitto: Broker) -> Iterator[Callable[[str], Subscriber]]:
+    made: list[Subscriber] = []
+
+    def make(topic: str) -> Subscriber:
+        sub = Subscriber(mosquitto, topic)
+        made.append(sub)
+        return sub
+
+    yield make
+    for sub in made:
+        sub.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves threads running (pymodbus does the same)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"test leaked threads: {[t.name for t in leaked]}"
