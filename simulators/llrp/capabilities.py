@@ -30,14 +30,16 @@ COUNTRY_CODE_US: Final = 840
 COMMUNICATIONS_STANDARD_FCC: Final = 1
 
 
-def capabilities_response(msg_id: int, antennas: int) -> bytes:
-    return f.response(
-        f.GET_READER_CAPABILITIES_RESPONSE, msg_id, f.M_SUCCESS, "",
-        general_device_capabilities(antennas),
-        llrp_capabilities(),
-        regulatory_capabilities(),
-        f.tlv(f.P_C1G2_LLRP_CAPABILITIES, struct.pack("!BH", 0, 2)),
-    )
+def capabilities_response(msg_id: int, antennas: int, requested: int = 0) -> bytes:
+    """`requested`: 0 all, 1 general device, 2 LLRP, 3 regulatory, 4 air protocol capabilities."""
+    parts = {
+        1: general_device_capabilities(antennas),
+        2: llrp_capabilities(),
+        3: regulatory_capabilities(),
+        4: f.tlv(f.P_C1G2_LLRP_CAPABILITIES, struct.pack("!BH", 0, 2)),
+    }
+    chosen = list(parts.values()) if requested == 0 else [parts[requested]]
+    return f.response(f.GET_READER_CAPABILITIES_RESPONSE, msg_id, f.M_SUCCESS, "", *chosen)
 
 
 def general_device_capabilities(antennas: int) -> bytes:
