@@ -93,8 +93,9 @@ class ReaderConfig:
     ro_report_trigger: int = 0
     ro_report_n: int = 0
     selector: f.ContentSelector = field(
-        default_factory=lambda: f.ContentSelector(antenna_id=True, peak_rssi=True, last_seen=True,
-                                                  tag_seen_count=True)
+        default_factory=lambda: f.ContentSelector(
+            antenna_id=True, peak_rssi=True, last_seen=True, tag_seen_count=True
+        )
     )
     events: dict[int, bool] = field(default_factory=dict)
     hold_events_on_reconnect: bool = False
@@ -116,11 +117,16 @@ def reader_config_response(msg_id: int, antennas: int, config: ReaderConfig) -> 
         for ant in range(1, antennas + 1)
     )
     event_states = b"".join(
-        f.tlv(f.P_EVENT_NOTIFICATION_STATE, struct.pack("!HB", event, 0x80 if config.events.get(event) else 0))
+        f.tlv(
+            f.P_EVENT_NOTIFICATION_STATE, struct.pack("!HB", event, 0x80 if config.events.get(event) else 0)
+        )
         for event in range(9)
     )
     return f.response(
-        f.GET_READER_CONFIG_RESPONSE, msg_id, f.M_SUCCESS, "",
+        f.GET_READER_CONFIG_RESPONSE,
+        msg_id,
+        f.M_SUCCESS,
+        "",
         ident,
         props,
         ant_configs,

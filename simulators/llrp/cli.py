@@ -14,31 +14,38 @@ from simulators.llrp.server import LLRPSimulator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dockgate simulate llrp",
-                                     description="LLRP 1.0.1 reader simulator that plays a tag scenario.")
+    parser = argparse.ArgumentParser(
+        prog="dockgate simulate llrp", description="LLRP 1.0.1 reader simulator that plays a tag scenario."
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5084, help="TCP port, 0 = pick a free one (default 5084)")
     parser.add_argument("--antennas", type=int, default=4, help="number of antennas (default 4)")
     parser.add_argument("--scenario", default=None, help="scenario YAML file (default: the packaged default)")
     parser.add_argument("--loop", action="store_true", help="restart the scenario when it ends")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="scenario time runs this many times faster than real time (default 1.0)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scenario time runs this many times faster than real time (default 1.0)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     if not 0 <= args.port <= 65535:
         print(f"llrp simulator: --port: expected 0-65535, got {args.port}", file=sys.stderr)
         return 2
     scenario_path = args.scenario or default_scenario_path()
     try:
         scenario = load_scenario(scenario_path)
-        sim = LLRPSimulator(scenario, host=args.host, port=args.port, antennas=args.antennas, loop=args.loop,
-                            speed=args.speed)
+        sim = LLRPSimulator(
+            scenario, host=args.host, port=args.port, antennas=args.antennas, loop=args.loop, speed=args.speed
+        )
         sim.start()
     except (ScenarioError, ValueError) as exc:
         print(f"llrp simulator: {exc}", file=sys.stderr)
@@ -53,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(f"llrp simulator listening on {args.host}:{sim.port} scenario={scenario.name}", file=sys.stderr,
-              flush=True)
+        print(
+            f"llrp simulator listening on {args.host}:{sim.port} scenario={scenario.name}",
+            file=sys.stderr,
+            flush=True,
+        )
         while not stop.wait(0.5):
             pass
     finally:

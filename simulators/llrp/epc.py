@@ -8,10 +8,24 @@ SGTIN96_HEADER: Final = 0x30
 SSCC96_HEADER: Final = 0x31
 
 # partition -> (company prefix digits, company prefix bits, other field bits); TDS tables 14-2 and 14-5
-_SGTIN_PARTITIONS: Final = {0: (12, 40, 4), 1: (11, 37, 7), 2: (10, 34, 10), 3: (9, 30, 14), 4: (8, 27, 17),
-                            5: (7, 24, 20), 6: (6, 20, 24)}
-_SSCC_PARTITIONS: Final = {0: (12, 40, 18), 1: (11, 37, 21), 2: (10, 34, 24), 3: (9, 30, 28),
-                           4: (8, 27, 31), 5: (7, 24, 34), 6: (6, 20, 38)}
+_SGTIN_PARTITIONS: Final = {
+    0: (12, 40, 4),
+    1: (11, 37, 7),
+    2: (10, 34, 10),
+    3: (9, 30, 14),
+    4: (8, 27, 17),
+    5: (7, 24, 20),
+    6: (6, 20, 24),
+}
+_SSCC_PARTITIONS: Final = {
+    0: (12, 40, 18),
+    1: (11, 37, 21),
+    2: (10, 34, 24),
+    3: (9, 30, 28),
+    4: (8, 27, 31),
+    5: (7, 24, 34),
+    6: (6, 20, 38),
+}
 
 
 class EPCError(ValueError):
@@ -33,8 +47,10 @@ def sgtin96(company_prefix: str, item_reference: str, serial: int, filter_value:
     partition, cp_bits, item_bits = _partition(_SGTIN_PARTITIONS, company_prefix)
     item_digits = 13 - len(company_prefix)
     if not item_reference.isdigit() or len(item_reference) != item_digits:
-        raise EPCError(f"item_reference must be {item_digits} digits for a {len(company_prefix)}-digit "
-                       f"company prefix, got {item_reference!r}")
+        raise EPCError(
+            f"item_reference must be {item_digits} digits for a {len(company_prefix)}-digit "
+            f"company prefix, got {item_reference!r}"
+        )
     if not 0 <= serial < 1 << 38:
         raise EPCError(f"serial must be 0 .. {2**38 - 1}, got {serial}")
     if not 0 <= filter_value <= 7:
@@ -54,8 +70,10 @@ def sscc96(company_prefix: str, serial_reference: str, filter_value: int = 0) ->
     partition, cp_bits, serial_bits = _partition(_SSCC_PARTITIONS, company_prefix)
     serial_digits = 17 - len(company_prefix)
     if not serial_reference.isdigit() or len(serial_reference) != serial_digits:
-        raise EPCError(f"serial_reference must be {serial_digits} digits for a {len(company_prefix)}-digit "
-                       f"company prefix, got {serial_reference!r}")
+        raise EPCError(
+            f"serial_reference must be {serial_digits} digits for a {len(company_prefix)}-digit "
+            f"company prefix, got {serial_reference!r}"
+        )
     if not 0 <= filter_value <= 7:
         raise EPCError(f"filter must be 0 .. 7, got {filter_value}")
     value = SSCC96_HEADER

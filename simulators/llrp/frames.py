@@ -116,8 +116,24 @@ P_CUSTOM: Final = 1023
 
 # Sizes of TV parameter values (without the 1-byte type), LLRP 1.0.1 section 16.2.
 TV_VALUE_SIZES: Final[dict[int, int]] = {
-    1: 2, 2: 8, 3: 8, 4: 8, 5: 8, 6: 1, 7: 2, 8: 2, 9: 4, 10: 2, 11: 2, 12: 2, 13: 12, 14: 2,
-    15: 2, 16: 4, 17: 2, 18: 4,
+    1: 2,
+    2: 8,
+    3: 8,
+    4: 8,
+    5: 8,
+    6: 1,
+    7: 2,
+    8: 2,
+    9: 4,
+    10: 2,
+    11: 2,
+    12: 2,
+    13: 12,
+    14: 2,
+    15: 2,
+    16: 4,
+    17: 2,
+    18: 4,
 }
 
 # LLRPStatus codes (section 16.2.8.1)
@@ -200,7 +216,9 @@ class FrameParser:
             word, length, msg_id = HEADER.unpack_from(buf, pos)
             version = (word >> 10) & 0x7
             if version != LLRP_VERSION:
-                self._broken = FrameError(f"unsupported LLRP version {version}", M_UNSUPPORTED_VERSION, msg_id)
+                self._broken = FrameError(
+                    f"unsupported LLRP version {version}", M_UNSUPPORTED_VERSION, msg_id
+                )
             elif length < HEADER_SIZE:
                 self._broken = FrameError(f"message length {length} < {HEADER_SIZE}", M_FIELD_ERROR, msg_id)
             elif length > self._max_size:
@@ -282,7 +300,9 @@ def llrp_status(code: int = M_SUCCESS, description: str = "") -> bytes:
     return tlv(P_LLRP_STATUS, struct.pack("!HH", code, len(desc)), desc)
 
 
-def response(msg_type: int, msg_id: int, code: int = M_SUCCESS, description: str = "", *extra: bytes) -> bytes:
+def response(
+    msg_type: int, msg_id: int, code: int = M_SUCCESS, description: str = "", *extra: bytes
+) -> bytes:
     """A response carrying LLRPStatus first, then any further parameters."""
     return message(msg_type, msg_id, llrp_status(code, description) + b"".join(extra))
 
@@ -337,8 +357,15 @@ class ContentSelector:
 
     def to_flags(self) -> int:
         values = (
-            self.rospec_id, self.spec_index, self.inventory_parameter_spec_id, self.antenna_id,
-            self.channel_index, self.peak_rssi, self.first_seen, self.last_seen, self.tag_seen_count,
+            self.rospec_id,
+            self.spec_index,
+            self.inventory_parameter_spec_id,
+            self.antenna_id,
+            self.channel_index,
+            self.peak_rssi,
+            self.first_seen,
+            self.last_seen,
+            self.tag_seen_count,
             self.access_spec_id,
         )
         return sum(1 << (15 - i) for i, on in enumerate(values) if on)
@@ -376,8 +403,14 @@ class TagReportEncoder:
     `struct.pack` and one concatenation per read.
     """
 
-    def __init__(self, selector: ContentSelector, rospec_id: int = 0, spec_index: int = 1,
-                 inventory_parameter_spec_id: int = 1, access_spec_id: int = 0) -> None:
+    def __init__(
+        self,
+        selector: ContentSelector,
+        rospec_id: int = 0,
+        spec_index: int = 1,
+        inventory_parameter_spec_id: int = 1,
+        access_spec_id: int = 0,
+    ) -> None:
         self.selector = selector
         self.rospec_id = rospec_id & 0xFFFFFFFF
         self.spec_index = spec_index
@@ -407,23 +440,36 @@ class TagReportEncoder:
         if select is None:
             return prefix
         values = (
-            0x80 | P_ROSPEC_ID, self.rospec_id,
-            0x80 | P_SPEC_INDEX, self.spec_index,
-            0x80 | P_INVENTORY_PARAMETER_SPEC_ID, self.ips_id,
-            0x80 | P_ANTENNA_ID, antenna,
-            0x80 | P_PEAK_RSSI, rssi,
-            0x80 | P_CHANNEL_INDEX, channel,
-            0x80 | P_FIRST_SEEN_UTC, micros,
-            0x80 | P_LAST_SEEN_UTC, micros,
-            0x80 | P_TAG_SEEN_COUNT, 1,
-            0x80 | P_ACCESS_SPEC_ID, self.access_spec_id,
+            0x80 | P_ROSPEC_ID,
+            self.rospec_id,
+            0x80 | P_SPEC_INDEX,
+            self.spec_index,
+            0x80 | P_INVENTORY_PARAMETER_SPEC_ID,
+            self.ips_id,
+            0x80 | P_ANTENNA_ID,
+            antenna,
+            0x80 | P_PEAK_RSSI,
+            rssi,
+            0x80 | P_CHANNEL_INDEX,
+            channel,
+            0x80 | P_FIRST_SEEN_UTC,
+            micros,
+            0x80 | P_LAST_SEEN_UTC,
+            micros,
+            0x80 | P_TAG_SEEN_COUNT,
+            1,
+            0x80 | P_ACCESS_SPEC_ID,
+            self.access_spec_id,
         )
         return prefix + self._pack(*select(values))
 
 
 def tag_report_content_selector(selector: ContentSelector) -> bytes:
-    return tlv(P_TAG_REPORT_CONTENT_SELECTOR, _U16.pack(selector.to_flags()),
-               tlv(P_C1G2_EPC_MEMORY_SELECTOR, _U8.pack(0)))
+    return tlv(
+        P_TAG_REPORT_CONTENT_SELECTOR,
+        _U16.pack(selector.to_flags()),
+        tlv(P_C1G2_EPC_MEMORY_SELECTOR, _U8.pack(0)),
+    )
 
 
 def ro_report_spec(trigger: int, n: int, selector: ContentSelector) -> bytes:

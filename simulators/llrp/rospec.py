@@ -54,7 +54,7 @@ class ROSpec:
 
 def parse_rospec(body: bytes) -> ROSpec:
     """Parse the body of an ROSpec parameter; raises ParameterError naming what is wrong."""
-    rospec_id, priority, state = f.unpack_exact(_ROSPEC_HEAD, body, "ROSpec")
+    rospec_id, priority, _state = f.unpack_exact(_ROSPEC_HEAD, body, "ROSpec")
     if rospec_id == 0:
         raise f.ParameterError("ROSpec.ROSpecID: must not be 0", f.M_FIELD_ERROR)
     start_trigger = stop_trigger = stop_ms = -1
@@ -84,8 +84,9 @@ def parse_rospec(body: bytes) -> ROSpec:
                     ai_duration = duration
                 for obs in f.iter_params(sub.value, _TRIGGER.size):
                     if obs.type == f.P_TAG_OBSERVATION_TRIGGER and kind == AI_STOP_TAG_OBSERVATION:
-                        trig, _, n, _, _, timeout = f.unpack_exact(_TAG_OBSERVATION, obs.value,
-                                                                   "TagObservationTrigger")
+                        trig, _, n, _, _, timeout = f.unpack_exact(
+                            _TAG_OBSERVATION, obs.value, "TagObservationTrigger"
+                        )
                         if trig == UPON_N_TAGS:
                             obs_n, obs_timeout = n, timeout
         elif param.type == f.P_RO_REPORT_SPEC:
@@ -101,8 +102,18 @@ def parse_rospec(body: bytes) -> ROSpec:
     if 0 in antennas:  # antenna 0 means all antennas
         antennas.clear()
     return ROSpec(
-        rospec_id=rospec_id, priority=priority, state=STATE_DISABLED, start_trigger=start_trigger,
-        stop_trigger=stop_trigger, stop_duration_ms=stop_ms if stop_trigger == STOP_DURATION else 0,
-        antennas=frozenset(antennas), report_trigger=report_trigger, report_n=report_n, selector=selector,
-        observation_n=obs_n, observation_timeout_ms=obs_timeout, ai_duration_ms=ai_duration, raw=body,
+        rospec_id=rospec_id,
+        priority=priority,
+        state=STATE_DISABLED,
+        start_trigger=start_trigger,
+        stop_trigger=stop_trigger,
+        stop_duration_ms=stop_ms if stop_trigger == STOP_DURATION else 0,
+        antennas=frozenset(antennas),
+        report_trigger=report_trigger,
+        report_n=report_n,
+        selector=selector,
+        observation_n=obs_n,
+        observation_timeout_ms=obs_timeout,
+        ai_duration_ms=ai_duration,
+        raw=body,
     )

@@ -116,8 +116,11 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_dict(data: object, default_name: str = "scenario") -> Scenario:
-    top = _mapping(data, "scenario", {"name", "description", "read_rate", "rssi_noise_db", "drop_rate",
-                                      "seed", "pallets"})
+    top = _mapping(
+        data,
+        "scenario",
+        {"name", "description", "read_rate", "rssi_noise_db", "drop_rate", "seed", "pallets"},
+    )
     name = _string(top.get("name", default_name), "name")
     pallets_raw = top.get("pallets")
     if not isinstance(pallets_raw, list) or not pallets_raw:
@@ -175,11 +178,14 @@ def _tag(raw: object, path: str) -> list[str]:
                 raise ScenarioError(f"{path}.epc: expected a quoted hex string, got {spec!r}")
             epc = spec.strip().upper()
             if not re.fullmatch(r"(?:[0-9A-F]{4}){1,31}", epc):
-                raise ScenarioError(f"{path}.epc: expected hex, a multiple of 4 digits (16-bit words), "
-                                    f"got {spec!r}")
+                raise ScenarioError(
+                    f"{path}.epc: expected hex, a multiple of 4 digits (16-bit words), got {spec!r}"
+                )
             return [epc]
         if kind == "sgtin":
-            s = _mapping(spec, f"{path}.sgtin", {"company_prefix", "item_reference", "serial", "count", "filter"})
+            s = _mapping(
+                spec, f"{path}.sgtin", {"company_prefix", "item_reference", "serial", "count", "filter"}
+            )
             serial = int(_number(s.get("serial", 1), f"{path}.sgtin.serial", low=0, integer=True))
             count = int(_number(s.get("count", 1), f"{path}.sgtin.count", low=1, high=100_000, integer=True))
             filt = int(_number(s.get("filter", 1), f"{path}.sgtin.filter", low=0, high=7, integer=True))
@@ -206,7 +212,9 @@ def _visit(raw: object, path: str) -> Visit:
         raise ScenarioError(f"{path}.end: must be after start ({m['end']!r} <= {m['start']!r})")
     ants_raw = m["antennas"]
     if not isinstance(ants_raw, dict) or not ants_raw:
-        raise ScenarioError(f"{path}.antennas: expected a mapping of antenna id -> mean RSSI dBm, e.g. {{1: -55}}")
+        raise ScenarioError(
+            f"{path}.antennas: expected a mapping of antenna id -> mean RSSI dBm, e.g. {{1: -55}}"
+        )
     antennas: dict[int, float] = {}
     for key, rssi in ants_raw.items():
         if isinstance(key, bool) or not isinstance(key, int) or not 1 <= key <= 65535:
@@ -239,8 +247,15 @@ def _digits(raw: object, path: str) -> str:
     return raw
 
 
-def _number(raw: object, path: str, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False, integer: bool = False) -> float:
+def _number(
+    raw: object,
+    path: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or (integer and not isinstance(raw, int)):
         kind = "an integer" if integer else "a number"
         raise ScenarioError(f"{path}: expected {kind}, got {raw!r}")
@@ -270,8 +285,9 @@ class _Track:
 
     __slots__ = ("antenna", "end", "epc", "next_k", "period", "phase", "rng", "rssi", "start")
 
-    def __init__(self, epc: bytes, antenna: int, rssi: float, start: float, end: float, rate: float,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, epc: bytes, antenna: int, rssi: float, start: float, end: float, rate: float, rng: random.Random
+    ) -> None:
         self.epc = epc
         self.antenna = antenna
         self.rssi = rssi
@@ -302,8 +318,17 @@ class ReadStream:
                         if antennas and antenna not in antennas:
                             continue
                         rng = random.Random(scenario.seed * 1_000_003 + n)
-                        tracks.append(_Track(bytes.fromhex(epc), antenna, rssi, visit.start_s, visit.end_s,
-                                             scenario.read_rate, rng))
+                        tracks.append(
+                            _Track(
+                                bytes.fromhex(epc),
+                                antenna,
+                                rssi,
+                                visit.start_s,
+                                visit.end_s,
+                                scenario.read_rate,
+                                rng,
+                            )
+                        )
         tracks.sort(key=lambda t: t.start)
         self._pending = tracks
         self._next = 0

@@ -8,6 +8,7 @@ by the acceptor with a ConnectionAttemptEvent, so a slow client can block only i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -79,8 +80,15 @@ class LLRPSimulator:
     """An LLRP reader on a TCP port. `start()` binds and serves in background threads, `stop()`
     closes everything and joins its threads; both are idempotent."""
 
-    def __init__(self, scenario: Scenario, host: str = "127.0.0.1", port: int = 0, antennas: int = 4,
-                 loop: bool = False, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        antennas: int = 4,
+        loop: bool = False,
+        speed: float = 1.0,
+    ) -> None:
         if not 1 <= antennas <= 64:
             raise ValueError(f"antennas: expected 1-64, got {antennas}")
         if speed <= 0:
@@ -120,11 +128,19 @@ class LLRPSimulator:
             self._listener = listener
             self._port = listener.getsockname()[1]
             self._stopping.clear()
-            self._acceptor = threading.Thread(target=self._accept_loop, name=f"llrp-sim-accept-{self._port}",
-                                              daemon=True)
+            self._acceptor = threading.Thread(
+                target=self._accept_loop, name=f"llrp-sim-accept-{self._port}", daemon=True
+            )
             self._acceptor.start()
-        log.info("event=listening host=%s port=%d scenario=%s antennas=%d speed=%s loop=%s",
-                 self.host, self._port, self.scenario.name, self.antennas, self.speed, self.loop)
+        log.info(
+            "event=listening host=%s port=%d scenario=%s antennas=%d speed=%s loop=%s",
+            self.host,
+            self._port,
+            self.scenario.name,
+            self.antennas,
+            self.speed,
+            self.loop,
+        )
 
     def stop(self) -> None:
         with self._lock:
@@ -183,7 +199,9 @@ class LLRPSimulator:
             log.info("event=client_refused peer=%s reason=client_connection_exists", peer)
             try:
                 conn.settimeout(1.0)
-                conn.sendall(f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, _now_micros()))
+                conn.sendall(
+                    f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, _now_micros())
+                )
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
@@ -271,24 +289,24 @@ class _Session:
         except f.FrameError as exc:
             reason = "bad_frame"
             log.warning("event=bad_frame peer=%s error=%r", self.peer, str(exc))
-            try:
+            with contextlib.suppress(OSError):
                 self._send(f.error_message(exc.msg_id, exc.status, str(exc)))
-            except OSError:
-                pass
         except OSError as exc:
             reason = f"socket_error:{exc.__class__.__name__}"
         except Exception:
             reason = "internal_error"
             log.exception("event=session_crashed peer=%s", self.peer)
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self.sock.close()
             self.sim._session_ended(self)
-            log.info("event=client_disconnected peer=%s reason=%s reads_sent=%d", self.peer, reason,
-                     self.reads_sent)
+            log.info(
+                "event=client_disconnected peer=%s reason=%s reads_sent=%d",
+                self.peer,
+                reason,
+                self.reads_sent,
+            )
 
     def _receive(self, data: bytes) -> None:
         for frame in self.parser.feed(data):
@@ -296,16 +314,27 @@ class _Session:
                 return
             handler = self.handlers.get(frame.msg_type)
             if handler is None:
-                log.info("event=unsupported_message peer=%s type=%d id=%d", self.peer, frame.msg_type,
-                         frame.msg_id)
-                self._send(f.error_message(frame.msg_id, f.M_UNSUPPORTED_MESSAGE,
-                                           f"message type {frame.msg_type} is not supported"))
+                log.info(
+                    "event=unsupported_message peer=%s type=%d id=%d", self.peer, frame.msg_type, frame.msg_id
+                )
+                self._send(
+                    f.error_message(
+                        frame.msg_id,
+                        f.M_UNSUPPORTED_MESSAGE,
+                        f"message type {frame.msg_type} is not supported",
+                    )
+                )
                 continue
             try:
                 handler(frame)
             except f.ParameterError as exc:
-                log.info("event=malformed_message peer=%s type=%d id=%d error=%r", self.peer, frame.msg_type,
-                         frame.msg_id, str(exc))
+                log.info(
+                    "event=malformed_message peer=%s type=%d id=%d error=%r",
+                    self.peer,
+                    frame.msg_type,
+                    frame.msg_id,
+                    str(exc),
+                )
                 self._send(f.error_message(frame.msg_id, exc.status, str(exc)))
 
     def _send(self, data: bytes) -> None:
@@ -383,7 +412,9 @@ class _Session:
             if self.inventory.rospec.rospec_id == rospec.rospec_id:
                 return
             self._end_inventory(STATE_INACTIVE)
-        trigger = rospec.report_trigger if rospec.report_trigger is not None else self.config.ro_report_trigger
+        trigger = (
+            rospec.report_trigger if rospec.report_trigger is not None else self.config.ro_report_trigger
+        )
         n = rospec.report_n if rospec.report_trigger is not None else self.config.ro_report_n
         selector = rospec.selector or self.config.selector
         report_n = n if trigger in _UPON_N_TAGS and n else rospec.observation_n
@@ -407,8 +438,14 @@ class _Session:
             last_report=now,
         )
         self.rospecs[rospec.rospec_id] = rospec.with_state(STATE_ACTIVE)
-        log.info("event=rospec_started peer=%s rospec_id=%d report_n=%d report_every_s=%.3f antennas=%s",
-                 self.peer, rospec.rospec_id, report_n, every_s, sorted(self._antenna_filter(rospec)))
+        log.info(
+            "event=rospec_started peer=%s rospec_id=%d report_n=%d report_every_s=%.3f antennas=%s",
+            self.peer,
+            rospec.rospec_id,
+            report_n,
+            every_s,
+            sorted(self._antenna_filter(rospec)),
+        )
 
     def _end_inventory(self, new_state: int) -> None:
         inv = self.inventory
@@ -420,8 +457,12 @@ class _Session:
         rospec_id = inv.rospec.rospec_id
         if rospec_id in self.rospecs:
             self.rospecs[rospec_id] = self.rospecs[rospec_id].with_state(new_state)
-        log.info("event=rospec_stopped peer=%s rospec_id=%d scenario_time_s=%.2f", self.peer, rospec_id,
-                 inv.scenario_time)
+        log.info(
+            "event=rospec_stopped peer=%s rospec_id=%d scenario_time_s=%.2f",
+            self.peer,
+            rospec_id,
+            inv.scenario_time,
+        )
 
     # ---- request handlers --------------------------------------------------------------------
 
@@ -429,8 +470,13 @@ class _Session:
         self._send(f.response(response_type, frame.msg_id, f.M_SUCCESS, "", *extra))
 
     def _fail(self, response_type: int, frame: f.Frame, code: int, description: str) -> None:
-        log.info("event=request_failed peer=%s type=%d id=%d error=%r", self.peer, frame.msg_type,
-                 frame.msg_id, description)
+        log.info(
+            "event=request_failed peer=%s type=%d id=%d error=%r",
+            self.peer,
+            frame.msg_type,
+            frame.msg_id,
+            description,
+        )
         self._send(f.response(response_type, frame.msg_id, code, description))
 
     def _ignore(self, frame: f.Frame) -> None:
@@ -467,7 +513,9 @@ class _Session:
             if p.type == f.P_KEEPALIVE_SPEC:
                 kind, interval = f.unpack_exact(struct.Struct("!BI"), p.value, "KeepaliveSpec")
                 if kind == 1 and interval == 0:
-                    raise f.ParameterError("KeepaliveSpec.TimeInterval: must be > 0 for periodic", f.M_FIELD_ERROR)
+                    raise f.ParameterError(
+                        "KeepaliveSpec.TimeInterval: must be > 0 for periodic", f.M_FIELD_ERROR
+                    )
                 config.keepalive_ms = interval if kind == 1 else 0
             elif p.type == f.P_RO_REPORT_SPEC:
                 trigger, n = f.unpack_exact(struct.Struct("!BH"), p.value, "ROReportSpec")
@@ -479,7 +527,9 @@ class _Session:
             elif p.type == f.P_READER_EVENT_NOTIFICATION_SPEC:
                 for sub in f.iter_params(p.value):
                     if sub.type == f.P_EVENT_NOTIFICATION_STATE:
-                        event, state = f.unpack_exact(struct.Struct("!HB"), sub.value, "EventNotificationState")
+                        event, state = f.unpack_exact(
+                            struct.Struct("!HB"), sub.value, "EventNotificationState"
+                        )
                         config.events[event] = bool(state & 0x80)
             elif p.type == f.P_EVENTS_AND_REPORTS:
                 (hold,) = f.unpack_exact(struct.Struct("!B"), p.value, "EventsAndReports")
@@ -492,12 +542,15 @@ class _Session:
         params = list(f.iter_params(frame.body))
         specs = [p for p in params if p.type == f.P_ROSPEC]
         if len(specs) != 1:
-            raise f.ParameterError(f"ADD_ROSPEC: expected one ROSpec parameter, got {len(specs)}",
-                                   f.M_MISSING_PARAMETER if not specs else f.M_UNEXPECTED_PARAMETER)
+            raise f.ParameterError(
+                f"ADD_ROSPEC: expected one ROSpec parameter, got {len(specs)}",
+                f.M_MISSING_PARAMETER if not specs else f.M_UNEXPECTED_PARAMETER,
+            )
         rospec = parse_rospec(specs[0].value)
         if rospec.rospec_id in self.rospecs:
-            self._fail(f.ADD_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR,
-                       f"ROSpecID {rospec.rospec_id} already exists")
+            self._fail(
+                f.ADD_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"ROSpecID {rospec.rospec_id} already exists"
+            )
             return
         self.rospecs[rospec.rospec_id] = rospec
         log.info("event=rospec_added peer=%s rospec_id=%d", self.peer, rospec.rospec_id)
@@ -540,7 +593,9 @@ class _Session:
         rospec_id = self._spec_id(frame, "START_ROSPEC")
         rospec = self.rospecs.get(rospec_id)
         if rospec is None:
-            self._fail(f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"no ROSpec with ROSpecID {rospec_id}")
+            self._fail(
+                f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"no ROSpec with ROSpecID {rospec_id}"
+            )
             return
         if rospec.state == STATE_DISABLED:
             self._fail(f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"ROSpec {rospec_id} is disabled")
@@ -573,15 +628,23 @@ class _Session:
     def _add_accessspec(self, frame: f.Frame) -> None:
         specs = [p for p in f.iter_params(frame.body) if p.type == f.P_ACCESS_SPEC]
         if len(specs) != 1:
-            raise f.ParameterError(f"ADD_ACCESSSPEC: expected one AccessSpec parameter, got {len(specs)}",
-                                   f.M_MISSING_PARAMETER if not specs else f.M_UNEXPECTED_PARAMETER)
+            raise f.ParameterError(
+                f"ADD_ACCESSSPEC: expected one AccessSpec parameter, got {len(specs)}",
+                f.M_MISSING_PARAMETER if not specs else f.M_UNEXPECTED_PARAMETER,
+            )
         raw = specs[0].value
-        access_id, _antenna, _protocol, flags, _rospec = f.unpack_exact(struct.Struct("!IHBBI"), raw, "AccessSpec")
+        access_id, _antenna, _protocol, flags, _rospec = f.unpack_exact(
+            struct.Struct("!IHBBI"), raw, "AccessSpec"
+        )
         for _ in f.iter_params(raw, 12):
             pass
         if access_id == 0 or access_id in self.access_specs:
-            self._fail(f.ADD_ACCESSSPEC_RESPONSE, frame, f.M_FIELD_ERROR,
-                       f"AccessSpecID {access_id} is 0 or already exists")
+            self._fail(
+                f.ADD_ACCESSSPEC_RESPONSE,
+                frame,
+                f.M_FIELD_ERROR,
+                f"AccessSpecID {access_id} is 0 or already exists",
+            )
             return
         self.access_specs[access_id] = _AccessSpec(access_id, bool(flags & 0x80), raw)
         self._ok(f.ADD_ACCESSSPEC_RESPONSE, frame)
@@ -634,8 +697,16 @@ class _Session:
     def _custom_message(self, frame: f.Frame) -> None:
         vendor, subtype = f.unpack_exact(struct.Struct("!IB"), frame.body, "CUSTOM_MESSAGE")
         if vendor == f.IMPINJ_VENDOR_ID and subtype == f.IMPINJ_ENABLE_EXTENSIONS:
-            self._send(f.custom_message(f.IMPINJ_VENDOR_ID, f.IMPINJ_ENABLE_EXTENSIONS_RESPONSE, frame.msg_id,
-                                        f.llrp_status()))
+            self._send(
+                f.custom_message(
+                    f.IMPINJ_VENDOR_ID, f.IMPINJ_ENABLE_EXTENSIONS_RESPONSE, frame.msg_id, f.llrp_status()
+                )
+            )
             return
-        self._send(f.error_message(frame.msg_id, f.M_UNSUPPORTED_MESSAGE,
-                                   f"custom message vendor {vendor} subtype {subtype} is not supported"))
+        self._send(
+            f.error_message(
+                frame.msg_id,
+                f.M_UNSUPPORTED_MESSAGE,
+                f"custom message vendor {vendor} subtype {subtype} is not supported",
+            )
+        )
