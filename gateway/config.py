@@ -133,7 +133,7 @@ class Config(Section):
                 problems.append((f"readers[{i}].name", f"duplicate reader name {reader.name!r}"))
             readers.setdefault(reader.name, reader)
         location_names: set[str] = set()
-        owner: dict[tuple[str, int], str] = {}
+        owner: dict[tuple[str, int], tuple[int, str]] = {}
         for i, location in enumerate(self.locations):
             if location.name in location_names:
                 problems.append((f"locations[{i}].name", f"duplicate location name {location.name!r}"))
@@ -156,8 +156,8 @@ class Config(Section):
                             )
                         )
                         continue
-                    taken = owner.setdefault((reader.name, antenna), location.name)
-                    if taken != location.name:
+                    taken_by, taken = owner.setdefault((reader.name, antenna), (i, location.name))
+                    if taken_by != i:
                         problems.append(
                             (
                                 f"{where}.antennas",

@@ -81,9 +81,14 @@ class PresenceTracker:
         key = (read.epc, location)
         visit = self._present.get(key)
         if visit is not None:
-            visit.add(read)
-            self._present.move_to_end(key)
-            return
+            if read.time - visit.last_seen < self._settings.depart_after:
+                visit.add(read)
+                self._present.move_to_end(key)
+                return
+            # silent for depart_after, but no tick ran in between (a late batch, a replay): the old
+            # visit ended, and this read may begin a new one
+            del self._present[key]
+            events.append(self._event("departed", visit.last_seen, visit))
         visit = self._candidates.get(key)
         window_start = read.time - self._settings.arrive_window
         if visit is None:

@@ -1,0 +1,245 @@
+"""Config errors, case by case, against the exact messages; and `dockgate check-config` end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_config, parse_config
+from gateway.errors import ConfigError
+
+VALID = """\
+gateway:
+  id: gw-dock-3
+mqtt:
+  host: 127.0.0.1
+  port: 1883
+  topic_prefix: dockgate
+readers:
+  - name: portal-3
+    type: llrp
+    host: 127.0.0.1
+    port: 5084
+    antennas: [1, 2, 3, 4]
+locations:
+  - name: dock-3
+    read_points:
+      - reader: portal-3
+        antennas: [1, 2, 3, 4]
+pipeline:
+  arrive_min_reads: 2
+  arrive_window: 1s
+  depart_after: 5s
+outbox:
+  path: ./var/outbox.db
+"""
+
+SECOND_READER = """\
+  - name: portal-4
+    type: llrp
+    host: 127.0.0.1
+    antennas: [1, 2]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    return info.value.problems
+
+
+def test_valid_config_loads_with_typed_values() -> None:
+    config = parse_config(VALID)
+    assert config.gateway.id == "gw-dock-3"
+    assert config.readers[0].antennas == [1, 2, 3, 4]
+    assert config.pipeline.arrive_window == 1.0
+    assert config.pipeline.depart_after == 5.0
+    assert config.mqtt.protocol == "5"
+    assert config.outbox.path == Path("var/outbox.db")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("250ms", 0.25), ("5s", 5.0), ("2m", 120.0), ("1.5s", 1.5), ("3", 3.0)],
+)
+def test_durations(text: str, value: float) -> None:
+    config = parse_config(VALID.replace("depart_after: 5s", f"depart_after: {text}"))
+    assert config.pipeline.depart_after == value
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "port: 5084",
+            "port: abc",
+            ["readers[0].port: expected a TCP port 1-65535, got 'abc'"],
+        ),
+        (
+            "port: 5084",
+            "port: 70000",
+            ["readers[0].port: expected a TCP port 1-65535, got 70000"],
+        ),
+        (
+            "port: 1883",
+            "port: 0",
+            ["mqtt.port: expected a TCP port 1-65535, got 0"],
+        ),
+        (
+            "    port: 5084\n",
+            "    port: 5084\n    colour: red\n",
+            [
+                "readers[0].colour: unknown key (allowed: name, type, host, port, antennas, "
+                "report_every_n_tags, report_timeout, reconnect_delay_max)"
+            ],
+        ),
+        (
+            "  depart_after: 5s",
+            "  depart_after: soon",
+            ["pipeline.depart_after: expected a duration such as 250ms, 5s or 2m, got 'soon'"],
+        ),
+        (
+            "  arrive_min_reads: 2",
+            "  arrive_min_reads: two",
+            ["pipeline.arrive_min_reads: expected an integer, got 'two'"],
+        ),
+        (
+            "  arrive_min_reads: 2",
+            "  arrive_min_reads: 0",
+            ["pipeline.arrive_min_reads: expected a value >= 1, got 0"],
+        ),
+        (
+            "type: llrp",
+            "type: modbus",
+            ["readers[0].type: expected one of 'llrp', got 'modbus'"],
+        ),
+        (
+            "      - reader: portal-3",
+            "      - reader: portal-9",
+            ["locations[0].read_points[0].reader: no reader named 'portal-9' (readers: portal-3)"],
+        ),
+        (
+            "        antennas: [1, 2, 3, 4]\npipeline",
+            "        antennas: [1, 5]\npipeline",
+            [
+                "locations[0].read_points[0].antennas: antenna 5 is not among reader 'portal-3''s "
+                "antennas [1, 2, 3, 4]"
+            ],
+        ),
+        (
+            "id: gw-dock-3",
+            "id: gw/dock/3",
+            ["gateway.id: 'gw/dock/3' is not allowed here: use letters, digits, '-', '_' or '.', no '/', '+' or '#'"],
+        ),
+        (
+            "    antennas: [1, 2, 3, 4]\nlocations",
+            "    antennas: one\nlocations",
+            ["readers[0].antennas: expected a list, got 'one'"],
+        ),
+        (
+            "mqtt:\n  host: 127.0.0.1\n",
+            "mqtt:\n  host: 127.0.0.1\n  protocol: 4\n",
+            ["mqtt.protocol: expected one of '5' or '3.1.1', got 4"],
+        ),
+        (
+            "gateway:\n  id: gw-dock-3\n",
+            "gateway: {}\n",
+            ["gateway.id: required field is missing"],
+        ),
+        (
+            "outbox:",
+            "outbx:",
+            [
+                "outbx: unknown key (allowed: gateway, mqtt, readers, locations, pipeline, outbox, logging)",
+            ],
+        ),
+    ],
+)
+def test_config_error_messages(old: str, new: str, expected: list[str]) -> None:
+    assert old in VALID
+    assert problems(VALID.replace(old, new, 1)) == expected
+
+
+def test_duplicate_reader_and_location_names() -> None:
+    text = VALID.replace("locations:\n", SECOND_READER.replace("portal-4", "portal-3") + "locations:\n")
+    text = text.replace(
+        "pipeline:", "  - name: dock-3\n    read_points:\n      - reader: portal-3\n        antennas: [1]\npipeline:"
+    )
+    assert problems(text) == [
+        "readers[1].name: duplicate reader name 'portal-3'",
+        "locations[1].name: duplicate location name 'dock-3'",
+        "locations[1].read_points[0].antennas: antenna 1 of reader 'portal-3' already belongs to location 'dock-3'",
+    ]
+
+
+def test_several_problems_are_all_reported() -> None:
+    text = VALID.replace("port: 5084", "port: abc").replace("depart_after: 5s", "depart_after: soon")
+    assert problems(text) == [
+        "readers[0].port: expected a TCP port 1-65535, got 'abc'",
+        "pipeline.depart_after: expected a duration such as 250ms, 5s or 2m, got 'soon'",
+    ]
+
+
+def test_missing_sections() -> None:
+    assert problems("gateway:\n  id: gw\n") == [
+        "readers: required field is missing",
+        "locations: required field is missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("gateway: [unclosed\n", "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'"),
+        ("", "expected a mapping of sections (gateway, mqtt, readers, ...), got an empty file"),
+        ("just a string\n", "expected a mapping of sections (gateway, mqtt, readers, ...), got a str"),
+        ("- a\n- b\n", "expected a mapping of sections (gateway, mqtt, readers, ...), got a list"),
+    ],
+)
+def test_not_a_config_at_all(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml")
+    assert info.value.problems[0].startswith("cannot read file: [Errno 2] No such file or directory")
+
+
+def _dockgate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_check_config_cli_valid(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(VALID)
+    result = _dockgate("check-config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("config OK: gateway gw-dock-3")
+    assert "portal-3 (llrp 127.0.0.1:5084, antennas [1, 2, 3, 4])" in result.stdout
+
+
+def test_check_config_cli_invalid_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(VALID.replace("port: 5084", "port: abc").replace("reader: portal-3", "reader: nope"))
+    result = _dockgate("check-config", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{path}: invalid configuration (1 problem(s)):",
+        "readers[0].port: expected a TCP port 1-65535, got 'abc'",
+    ]
+
+
+def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("readers: 3\n")
+    result = _dockgate("run", "--config", str(path))
+    assert result.returncode == 2
+    assert "gateway: required field is missing" in result.stderr.splitlines()
+    assert "readers: expected a list, got 3" in result.stderr.splitlines()
