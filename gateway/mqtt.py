@@ -125,7 +125,7 @@ class MqttPublisher:
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
     ) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and self._started:
             log.warning("mqtt=%s:%d event=disconnected reason=%s", self.settings.host, self.settings.port, reason)
         self._connected.clear()
 
