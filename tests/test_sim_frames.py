@@ -120,7 +120,9 @@ def test_content_selector_flags_round_trip() -> None:
     assert f.ALL_FIELDS.to_flags() == 0xFFC0
 
 
-@pytest.mark.parametrize(("status", "name"), [(0, "Success"), (2, "Failed (a Client initiated connection already exists)")])
+@pytest.mark.parametrize(
+    ("status", "name"), [(0, "Success"), (2, "Failed (a Client initiated connection already exists)")]
+)
 def test_reader_event_notification_round_trips(status: int, name: str) -> None:
     msg_name, body = decode(f.connection_attempt_event(3, status, 1_700_000_000_000_000))
     assert msg_name == "READER_EVENT_NOTIFICATION"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,27 @@ def mutate(path: list[object], value: object) -> dict:  # type: ignore[type-arg]
     ("path", "value", "error"),
     [
         (["pallets", 0, "visits", 0, "end"], "500ms", r"pallets\[0\]\.visits\[0\]\.end: must be after start"),
-        (["pallets", 0, "visits", 0, "start"], "soon", r"pallets\[0\]\.visits\[0\]\.start: expected a duration"),
-        (["pallets", 0, "visits", 0, "antennas"], {"one": -50}, r"pallets\[0\]\.visits\[0\]\.antennas: antenna id"),
-        (["pallets", 0, "visits", 0, "direction"], "up", r"pallets\[0\]\.visits\[0\]\.direction: expected in or out"),
+        (
+            ["pallets", 0, "visits", 0, "start"],
+            "soon",
+            r"pallets\[0\]\.visits\[0\]\.start: expected a duration",
+        ),
+        (
+            ["pallets", 0, "visits", 0, "antennas"],
+            {"one": -50},
+            r"pallets\[0\]\.visits\[0\]\.antennas: antenna id",
+        ),
+        (
+            ["pallets", 0, "visits", 0, "direction"],
+            "up",
+            r"pallets\[0\]\.visits\[0\]\.direction: expected in or out",
+        ),
         (["pallets", 0, "tags", 0], {"epc": "XYZ"}, r"pallets\[0\]\.tags\[0\]\.epc: expected hex"),
-        (["pallets", 0, "tags", 0], {"epc": 300000000000000000000001}, r"pallets\[0\]\.tags\[0\]\.epc: expected a quoted"),
+        (
+            ["pallets", 0, "tags", 0],
+            {"epc": 300000000000000000000001},
+            r"pallets\[0\]\.tags\[0\]\.epc: expected a quoted",
+        ),
         (
             ["pallets", 0, "tags", 0],
             {"sgtin": {"company_prefix": "0614141", "item_reference": "81234", "serial": 1}},
@@ -101,7 +118,9 @@ def test_missing_required_field_is_named() -> None:
 def test_duplicate_epc_across_pallets_is_rejected() -> None:
     data = minimal()
     data["pallets"].append(dict(data["pallets"][0], name="p2"))
-    with pytest.raises(ScenarioError, match=r"pallets\[1\]\.tags: EPC 3034257BF7194E4000001A85 is also on p1"):
+    with pytest.raises(
+        ScenarioError, match=r"pallets\[1\]\.tags: EPC 3034257BF7194E4000001A85 is also on p1"
+    ):
         scenario_from_dict(data)
 
 
@@ -123,7 +142,11 @@ def test_truth_matches_the_yaml() -> None:
     assert {t.pallet for t in truth} == {first["name"], second["name"]}
     a = [t for t in truth if t.pallet == first["name"]]
     assert len(a) == first["tags"][0]["sgtin"]["count"] + 1
-    assert {t.epc for t in a} >= {"3034257BF7194E4000001A85", "3034257BF7194E4000001A86", "3114257BF4499602D2000000"}
+    assert {t.epc for t in a} >= {
+        "3034257BF7194E4000001A85",
+        "3034257BF7194E4000001A86",
+        "3114257BF4499602D2000000",
+    }
     assert all((t.location, t.start_s, t.end_s, t.direction) == ("dock-3", 0.5, 2.0, "in") for t in a)
     assert scenario.duration_s == 4.5
     assert all(t.epc == t.epc.upper() and len(t.epc) == 24 for t in truth)
@@ -135,7 +158,7 @@ def test_default_scenario_fits_the_gateway_defaults() -> None:
     assert 3 <= len(scenario.pallets) <= 4
     assert scenario.duration_s <= 22.0
     visits = sorted((v.start_s, v.end_s) for p in scenario.pallets for v in p.visits)
-    for (_, end), (start, _) in zip(visits, visits[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(visits):
         assert start - end >= 2.0, "pallets need a gap between them"
     for p in scenario.pallets:
         assert p.location == "dock-3"
