@@ -74,6 +74,7 @@ def run_demo(scenario: str | None = None, log_level: str = "WARNING") -> int:
     from simulators.llrp.server import LLRPSimulator
 
     setup_logging(log_level)
+    logging.getLogger("sllurp").setLevel(logging.ERROR)  # the gateway's own log says what matters here
     out = sys.stdout
     broker = EmbeddedBroker()
     simulator = LLRPSimulator(

@@ -243,3 +243,8 @@ def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "gateway: required field is missing" in result.stderr.splitlines()
     assert "readers: expected a list, got 3" in result.stderr.splitlines()
+
+
+def test_shipped_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
+    assert config.readers[0].report_timeout == 0.2
