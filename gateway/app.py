@@ -65,6 +65,7 @@ class Gateway:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self._reads.put([])  # wake the main loop now, also when called from a signal handler
 
     def run(self) -> None:
         """Start, loop until ``request_stop()``, then shut down cleanly."""

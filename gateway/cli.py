@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -107,6 +108,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     if config is None:
         return EXIT_BAD_CONFIG
     setup_logging(config.logging.level)
+    faulthandler.enable()  # a fatal signal (SIGSEGV, SIGABRT) dumps every thread's stack to the log
     from gateway.app import Gateway
 
     try:

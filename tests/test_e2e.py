@@ -70,8 +70,12 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: flo
     try:
         _, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
+        process.send_signal(signal.SIGABRT)  # faulthandler dumps every thread's stack
+        try:
+            _, err = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
         raise AssertionError(f"process did not stop within {timeout}s:\n{err}") from None
     return process.returncode, err
 
