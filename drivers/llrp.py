@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drivers.base import ReaderDriver, ReadSink, StatusSink
@@ -34,6 +35,11 @@ _TAG_CONTENT = {
 }
 
 _START_TIMEOUT_S = 15.0  # connected but not inventorying after this long: drop and try again
+
+
+def _setter(event: threading.Event) -> Callable[..., None]:
+    """A callback for sllurp that sets ``event`` whatever it is called with."""
+    return lambda *_: event.set()
 
 
 class LLRPDriver(ReaderDriver):
@@ -87,8 +93,8 @@ class LLRPDriver(ReaderDriver):
             ended = threading.Event()
             inventorying = threading.Event()
             client.add_tag_report_callback(self._on_tag_report)
-            client.add_disconnected_callback(lambda *_: ended.set())
-            client.add_state_callback(LLRPReaderState.STATE_INVENTORYING, lambda *_: inventorying.set())
+            client.add_disconnected_callback(_setter(ended))
+            client.add_state_callback(LLRPReaderState.STATE_INVENTORYING, _setter(inventorying))
             detail = ""
             try:
                 client.connect()
@@ -106,7 +112,11 @@ class LLRPDriver(ReaderDriver):
             delay = random.uniform(0, min(self.settings.reconnect_delay_max, 0.5 * 2**attempt))
             self._on_status(self.name, "disconnected", detail)
             log.warning(
-                "reader=%s event=reconnect attempt=%d delay_s=%.1f reason=%s", self.name, attempt, delay, detail
+                "reader=%s event=reconnect attempt=%d delay_s=%.1f reason=%s",
+                self.name,
+                attempt,
+                delay,
+                detail,
             )
             self._stop.wait(delay)
         self._on_status(self.name, "disconnected", "stopped")

@@ -113,12 +113,21 @@ class Gateway:
             self.outbox.append(events, self.topic_for)
         except OutboxError as exc:
             # Keep them in memory and try again next turn: accepted events are never dropped here.
-            log.error("gateway=%s event=outbox_write_failed held=%d error=%s", self.config.gateway.id, len(events), exc)
+            log.error(
+                "gateway=%s event=outbox_write_failed held=%d error=%s",
+                self.config.gateway.id,
+                len(events),
+                exc,
+            )
             self._unsaved = events
             return
         for event in events:
             log.info(
-                "event=%s seq=%d location=%s epc=%s reads=%d", event.type, event.seq, event.location, event.epc,
+                "event=%s seq=%d location=%s epc=%s reads=%d",
+                event.type,
+                event.seq,
+                event.location,
+                event.epc,
                 event.reads,
             )
 

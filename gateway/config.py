@@ -28,7 +28,6 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the file as ``250ms``, ``5s``, ``2m`` or a plain number of seconds."""
 
 
-
 def _port(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ValueError(f"expected a TCP port 1-65535, got {value!r}")
@@ -55,14 +54,10 @@ class MqttSettings(Section):
     host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
     port: Port = Field(1883, description="Broker TCP port.")
     protocol: Literal["5", "3.1.1"] = Field("5", description='MQTT protocol version: "5" or "3.1.1".')
-    topic_prefix: str = Field(
-        "dockgate", min_length=1, pattern=r"^[^#+]+$", description="First level of every topic."
-    )
+    topic_prefix: str = Field("dockgate", min_length=1, pattern=r"^[^#+]+$", description="First level of every topic.")
     client_id: str | None = Field(None, description="MQTT client id; default dockgate-<gateway.id>.")
     keepalive: Duration = Field(30.0, gt=0, description="MQTT keepalive interval.")
-    max_inflight: int = Field(
-        100, ge=1, le=65535, description="Events published but not yet acknowledged, at most."
-    )
+    max_inflight: int = Field(100, ge=1, le=65535, description="Events published but not yet acknowledged, at most.")
 
 
 class LLRPReaderSettings(Section):
@@ -79,9 +74,7 @@ class LLRPReaderSettings(Section):
     report_timeout: Duration = Field(
         0.2, gt=0, description="...or when this much time has passed since the last report."
     )
-    reconnect_delay_max: Duration = Field(
-        30.0, gt=0, description="Longest wait between two connection attempts."
-    )
+    reconnect_delay_max: Duration = Field(30.0, gt=0, description="Longest wait between two connection attempts.")
 
 
 ReaderSettings = LLRPReaderSettings
@@ -96,9 +89,7 @@ class ReadPointSettings(Section):
 
 class LocationSettings(Section):
     name: Name = Field(description="The location's name, e.g. dock-3; appears in topics and events.")
-    read_points: list[ReadPointSettings] = Field(
-        min_length=1, description="Reader antennas that watch this location."
-    )
+    read_points: list[ReadPointSettings] = Field(min_length=1, description="Reader antennas that watch this location.")
 
 
 class PipelineSettings(Section):
@@ -140,19 +131,19 @@ class Config(Section):
             location_names.add(location.name)
             for j, point in enumerate(location.read_points):
                 where = f"locations[{i}].read_points[{j}]"
-                reader = readers.get(point.reader)
-                if reader is None:
+                found = readers.get(point.reader)
+                if found is None:
                     known = ", ".join(sorted(readers)) or "none"
                     problems.append((f"{where}.reader", f"no reader named {point.reader!r} (readers: {known})"))
                     continue
+                reader = found
                 antennas = point.antennas if point.antennas is not None else reader.antennas
                 for antenna in antennas:
                     if antenna not in reader.antennas:
                         problems.append(
                             (
                                 f"{where}.antennas",
-                                f"antenna {antenna} is not among reader {reader.name!r}'s antennas "
-                                f"{reader.antennas}",
+                                f"antenna {antenna} is not among reader {reader.name!r}'s antennas {reader.antennas}",
                             )
                         )
                         continue
@@ -161,8 +152,7 @@ class Config(Section):
                         problems.append(
                             (
                                 f"{where}.antennas",
-                                f"antenna {antenna} of reader {reader.name!r} already belongs to "
-                                f"location {taken!r}",
+                                f"antenna {antenna} of reader {reader.name!r} already belongs to location {taken!r}",
                             )
                         )
         if problems:
@@ -233,7 +223,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        fields = getattr(model, "model_fields", None)
+        field = fields.get(part) if isinstance(fields, dict) else None
         if field is None:
             return []
         annotation = field.annotation

@@ -85,7 +85,10 @@ def run_demo(scenario: str | None = None, log_level: str = "WARNING") -> int:
     gateway_thread: threading.Thread | None = None
     gateway: Gateway | None = None
     try:
-        print("dockgate demo: starting the embedded MQTT broker, the LLRP simulator and the gateway...", file=out)
+        print(
+            "dockgate demo: starting the embedded MQTT broker, the LLRP simulator and the gateway...",
+            file=out,
+        )
         broker.start()
         simulator.start()
         config = demo_config(broker.port, simulator.port, Path(workdir.name) / "outbox.db")

@@ -11,6 +11,7 @@ Not thread-safe: the gateway's main loop owns the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -157,7 +158,5 @@ class _transaction:
         if exc_type is None:
             self._db.execute("COMMIT")
         else:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass

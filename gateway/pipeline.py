@@ -35,7 +35,17 @@ class ReadPointMap:
 class _Visit:
     """One tag at one location: a candidate until confirmed, then present until it departs."""
 
-    __slots__ = ("antennas", "epc", "first_seen", "last_seen", "location", "reader", "reads", "recent", "rssi_max")
+    __slots__ = (
+        "antennas",
+        "epc",
+        "first_seen",
+        "last_seen",
+        "location",
+        "reader",
+        "reads",
+        "recent",
+        "rssi_max",
+    )
 
     def __init__(self, epc: str, location: str, time: float) -> None:
         self.epc = epc

@@ -79,9 +79,7 @@ def start_mosquitto(tmp_path: Path, port: int | None = None) -> Broker:
     conf = tmp_path / "mosquitto.conf"
     # max_queued_messages 0: mosquitto's default of 1000 would silently drop QoS 1 messages to a slow
     # test subscriber, and the test would blame the gateway.
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n"
-    )
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n")
     process = subprocess.Popen([_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     broker = Broker("127.0.0.1", port, process, conf)
     try:

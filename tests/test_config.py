@@ -124,10 +124,7 @@ def test_durations(text: str, value: float) -> None:
         (
             "        antennas: [1, 2, 3, 4]\npipeline",
             "        antennas: [1, 5]\npipeline",
-            [
-                "locations[0].read_points[0].antennas: antenna 5 is not among reader 'portal-3''s "
-                "antennas [1, 2, 3, 4]"
-            ],
+            ["locations[0].read_points[0].antennas: antenna 5 is not among reader 'portal-3''s antennas [1, 2, 3, 4]"],
         ),
         (
             "id: gw-dock-3",
@@ -166,7 +163,8 @@ def test_config_error_messages(old: str, new: str, expected: list[str]) -> None:
 def test_duplicate_reader_and_location_names() -> None:
     text = VALID.replace("locations:\n", SECOND_READER.replace("portal-4", "portal-3") + "locations:\n")
     text = text.replace(
-        "pipeline:", "  - name: dock-3\n    read_points:\n      - reader: portal-3\n        antennas: [1]\npipeline:"
+        "pipeline:",
+        "  - name: dock-3\n    read_points:\n      - reader: portal-3\n        antennas: [1]\npipeline:",
     )
     assert problems(text) == [
         "readers[1].name: duplicate reader name 'portal-3'",
@@ -193,7 +191,10 @@ def test_missing_sections() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("gateway: [unclosed\n", "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'"),
+        (
+            "gateway: [unclosed\n",
+            "not valid YAML: line 2, column 1: expected ',' or ']', but got '<stream end>'",
+        ),
         ("", "expected a mapping of sections (gateway, mqtt, readers, ...), got an empty file"),
         ("just a string\n", "expected a mapping of sections (gateway, mqtt, readers, ...), got a str"),
         ("- a\n- b\n", "expected a mapping of sections (gateway, mqtt, readers, ...), got a list"),

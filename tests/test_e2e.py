@@ -122,7 +122,9 @@ def test_every_pallet_arrives_and_departs_with_valid_fields(
         last = datetime.fromisoformat(e["last_seen"])
         assert first <= datetime.fromisoformat(e["time"]) <= last
     for epc in {e["epc"] for e in events}:
-        arrived, departed = (next(e for e in events if e["epc"] == epc and e["type"] == t) for t in ("arrived", "departed"))
+        arrived, departed = (
+            next(e for e in events if e["epc"] == epc and e["type"] == t) for t in ("arrived", "departed")
+        )
         assert arrived["seq"] < departed["seq"]
         assert departed["reads"] > arrived["reads"]
 

@@ -15,8 +15,17 @@ from gateway.outbox import Outbox
 
 def event(epc: str = "30340000000000000000AAAA", kind: str = "arrived") -> LocationEvent:
     return LocationEvent(
-        type=kind, time=1_800_000_000.5, gateway="gw", location="dock-3", reader="portal-3", epc=epc,
-        antennas=[1, 2], reads=3, rssi_max=-50.0, first_seen=1_800_000_000.0, last_seen=1_800_000_000.5,
+        type=kind,
+        time=1_800_000_000.5,
+        gateway="gw",
+        location="dock-3",
+        reader="portal-3",
+        epc=epc,
+        antennas=[1, 2],
+        reads=3,
+        rssi_max=-50.0,
+        first_seen=1_800_000_000.0,
+        last_seen=1_800_000_000.5,
     )
 
 
@@ -76,7 +85,9 @@ def test_failed_write_stores_nothing_and_uses_no_seq(tmp_path: Path) -> None:
     box.append([event()], topic)
     # A real SQLite failure inside the transaction (as a full disk would give).
     db = sqlite3.connect(path)
-    db.execute("CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.seq = 3 BEGIN SELECT RAISE(FAIL, 'disk full'); END")
+    db.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.seq = 3 BEGIN SELECT RAISE(FAIL, 'disk full'); END"
+    )
     db.commit()
     db.close()
     batch = [event(), event()]

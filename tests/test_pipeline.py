@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +111,9 @@ def test_locations_are_tracked_separately() -> None:
 
 def test_many_tags_depart_in_last_seen_order() -> None:
     epcs = [f"{i:024X}" for i in range(50)]
-    reads = [read(i * 0.01, epc=e) for i, e in enumerate(epcs)] + [read(1 + i * 0.01, epc=e) for i, e in enumerate(epcs)]
+    reads = [read(i * 0.01, epc=e) for i, e in enumerate(epcs)] + [
+        read(1 + i * 0.01, epc=e) for i, e in enumerate(epcs)
+    ]
     events = run(Pipeline(config()), reads, until=20)
     departed = [e.epc for e in events if e.type == "departed"]
     assert departed == epcs
@@ -136,7 +140,9 @@ def _reads(spec: list[tuple[float, str, tuple[str, int]]]) -> list[TagRead]:
 
 @settings(max_examples=150, deadline=None)
 @given(read_lists)
-def test_property_events_alternate_starting_with_arrived(spec: list[tuple[float, str, tuple[str, int]]]) -> None:
+def test_property_events_alternate_starting_with_arrived(
+    spec: list[tuple[float, str, tuple[str, int]]],
+) -> None:
     reads = _reads(spec)
     events = run(Pipeline(config()), reads, until=(reads[-1].time - T0 + 10) if reads else 0)
     by_key: dict[tuple[str, str], list[str]] = {}
@@ -144,7 +150,7 @@ def test_property_events_alternate_starting_with_arrived(spec: list[tuple[float,
         by_key.setdefault((e.epc, e.location), []).append(e.type)
     for kinds in by_key.values():
         assert kinds[0] == "arrived"
-        assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(kinds))
         assert kinds[-1] == "departed"  # everything departs once the reads stop
 
 
@@ -155,6 +161,8 @@ def test_property_replay_gives_the_same_events(spec: list[tuple[float, str, tupl
     until = (reads[-1].time - T0 + 10) if reads else 0
 
     def strip(events: list[LocationEvent]) -> list[tuple[object, ...]]:
-        return [(e.type, e.time, e.epc, e.location, e.reads, tuple(e.antennas), e.first_seen, e.last_seen) for e in events]
+        return [
+            (e.type, e.time, e.epc, e.location, e.reads, tuple(e.antennas), e.first_seen, e.last_seen) for e in events
+        ]
 
     assert strip(run(Pipeline(config()), reads, until)) == strip(run(Pipeline(config()), reads, until))
