@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("kind", choices=["llrp"], help="which reader to simulate")
     simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)
 
+    bench = sub.add_parser("bench", help="measure the gateway")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    accuracy = bench_sub.add_parser("accuracy", help="score the pipeline against scenario ground truth")
+    accuracy.add_argument("--scenarios", help="folder of scenario YAML files (default: the built-in library)")
+    accuracy.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    accuracy.set_defaults(handler=_cmd_bench_accuracy)
+
     demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, events printed live")
     demo.add_argument("--scenario", help="scenario YAML for the simulated reader (default: built-in)")
     demo.add_argument("--log-level", default="WARNING", help="gateway log level (default WARNING)")
@@ -128,6 +135,15 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     except DockgateError as exc:
         log.error("event=fatal error=%s", exc)
         return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gateway.bench.accuracy import run
+
+    print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json))
     return EXIT_OK
 
 

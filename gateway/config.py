@@ -80,22 +80,80 @@ class LLRPReaderSettings(Section):
 ReaderSettings = LLRPReaderSettings
 
 
+def _tag_matcher(value: object) -> object:
+    """A filter entry: an EPC hex prefix (``3034257B``) or an EPC URI pattern (``urn:epc:id:sscc:0614141.*``)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected an EPC hex prefix or an EPC URI pattern, got {value!r}")
+    if value.startswith("urn:epc:"):
+        from gateway.identity import UriPattern
+
+        UriPattern(value)  # raises ValueError naming the pattern
+        return value
+    if not re.fullmatch(r"[0-9A-Fa-f]+", value):
+        raise ValueError(f"{value!r} is neither an EPC hex prefix nor an EPC URI pattern (urn:epc:id:...)")
+    return value.upper()
+
+
+def _epc_hex(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]+", value):
+        raise ValueError(f"expected an EPC in hex, got {value!r}")
+    return value.upper()
+
+
+TagMatcher = Annotated[str, BeforeValidator(_tag_matcher)]
+EpcHex = Annotated[str, BeforeValidator(_epc_hex)]
+
+
+class FilterSettings(Section):
+    include: list[TagMatcher] = Field(
+        default_factory=list, description="When not empty, only tags matching one of these pass."
+    )
+    exclude: list[TagMatcher] = Field(default_factory=list, description="Tags matching one of these never pass.")
+    ignore: list[EpcHex] = Field(default_factory=list, description="EPCs (hex) to ignore, e.g. known test tags.")
+
+
 class ReadPointSettings(Section):
     reader: Name = Field(description="Name of a reader in `readers`.")
     antennas: list[AntennaId] | None = Field(
         None, min_length=1, description="Antennas of that reader that watch this location; default all."
     )
+    side: Literal["inside", "outside"] | None = Field(
+        None, description="Which side of the door these antennas face; used for the direction of movement."
+    )
+    min_rssi: float | None = Field(None, description="Reads weaker than this (dBm) are dropped (counted).")
 
 
 class LocationSettings(Section):
     name: Name = Field(description="The location's name, e.g. dock-3; appears in topics and events.")
     read_points: list[ReadPointSettings] = Field(min_length=1, description="Reader antennas that watch this location.")
+    neighbours: list[Name] = Field(
+        default_factory=list,
+        description="Locations whose antennas may read the same tags; a tag goes to the one with stronger evidence.",
+    )
+    filters: FilterSettings = Field(
+        default_factory=FilterSettings,  # type: ignore[arg-type]
+        description="Tag filters for this location, applied after the global ones.",
+    )
 
 
 class PipelineSettings(Section):
     arrive_min_reads: int = Field(2, ge=1, description='Reads within `arrive_window` before "arrived".')
     arrive_window: Duration = Field(1.0, gt=0, description="Window for `arrive_min_reads`.")
     depart_after: Duration = Field(5.0, gt=0, description='No reads for this long -> "departed".')
+    static_after: Duration = Field(
+        300.0, gt=0, description="A tag present this long without a break is static (door frame, reference tag)."
+    )
+    static_release: Duration = Field(
+        60.0, gt=0, description="A static tag gone this long is forgotten (one `departed` with static: true)."
+    )
+    static_event: bool = Field(True, description="Publish one `static` event when a tag becomes static.")
+    arbitration_window: Duration = Field(
+        1.0, gt=0, description="Evidence window when neighbouring locations read the same tag."
+    )
+    filters: FilterSettings = Field(
+        default_factory=FilterSettings,  # type: ignore[arg-type]
+        description="Tag filters for every location.",
+    )
 
 
 class OutboxSettings(Section):
@@ -123,12 +181,21 @@ class Config(Section):
             if reader.name in readers:
                 problems.append((f"readers[{i}].name", f"duplicate reader name {reader.name!r}"))
             readers.setdefault(reader.name, reader)
-        location_names: set[str] = set()
+        location_names = {location.name for location in self.locations}
+        seen_locations: set[str] = set()
         owner: dict[tuple[str, int], tuple[int, str]] = {}
         for i, location in enumerate(self.locations):
-            if location.name in location_names:
+            if location.name in seen_locations:
                 problems.append((f"locations[{i}].name", f"duplicate location name {location.name!r}"))
-            location_names.add(location.name)
+            seen_locations.add(location.name)
+            for j, neighbour in enumerate(location.neighbours):
+                if neighbour == location.name:
+                    problems.append((f"locations[{i}].neighbours[{j}]", "a location cannot be its own neighbour"))
+                elif neighbour not in location_names:
+                    known = ", ".join(sorted(location_names))
+                    problems.append(
+                        (f"locations[{i}].neighbours[{j}]", f"no location named {neighbour!r} (locations: {known})")
+                    )
             for j, point in enumerate(location.read_points):
                 where = f"locations[{i}].read_points[{j}]"
                 found = readers.get(point.reader)

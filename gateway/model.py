@@ -28,9 +28,10 @@ class TagRead:
 
 @dataclass(slots=True)
 class LocationEvent:
-    """Something that happened at a location: a tag arrived or departed.
+    """Something that happened at a location: a tag ``arrived``, ``departed``, or became ``static``.
 
-    ``seq`` is given by the outbox when the event is committed; until then it is 0.
+    ``seq`` is given by the outbox when the event is committed; until then it is 0. ``direction`` and
+    ``direction_confidence`` are known at departure only.
     """
 
     type: str
@@ -44,12 +45,16 @@ class LocationEvent:
     rssi_max: float | None
     first_seen: float
     last_seen: float
+    uri: str | None = None
+    direction: str | None = None
+    direction_confidence: float = 0.0
+    static: bool = False
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int = 0
 
     def to_payload(self) -> dict[str, Any]:
         """The event as published: a JSON object with RFC 3339 UTC times."""
-        return {
+        payload: dict[str, Any] = {
             "id": self.id,
             "seq": self.seq,
             "type": self.type,
@@ -58,12 +63,20 @@ class LocationEvent:
             "location": self.location,
             "reader": self.reader,
             "epc": self.epc,
+            "uri": self.uri,
             "antennas": self.antennas,
             "reads": self.reads,
             "rssi_max": self.rssi_max,
             "first_seen": rfc3339(self.first_seen),
             "last_seen": rfc3339(self.last_seen),
         }
+        if self.type != "arrived":
+            payload["dwell_s"] = round(self.last_seen - self.first_seen, 3)
+            payload["static"] = self.static
+        if self.type == "departed":
+            payload["direction"] = self.direction
+            payload["direction_confidence"] = self.direction_confidence
+        return payload
 
 
 def rfc3339(epoch_s: float) -> str:
