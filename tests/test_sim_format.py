@@ -284,3 +284,13 @@ def test_new_fields_errors_name_the_field_path(edit: Any, error: str) -> None:
 def visit(data: dict[str, Any]) -> dict[str, Any]:
     v: dict[str, Any] = data["pallets"][0]["visits"][0]
     return v
+
+
+def test_adding_static_tags_leaves_pallet_reads_unchanged() -> None:
+    data = with_visit(antennas={1: [-60, -50], 2: -55})
+    data["rssi_noise_db"] = 2.0
+    data["drop_rate"] = 0.1
+    before = ReadStream(scenario_from_dict(data)).reads_until(10)
+    data["static_tags"] = [{"epc": EPC_S, "antennas": {1: -60}, "location": "d"}]
+    after = ReadStream(scenario_from_dict(data)).reads_until(10)
+    assert [r for r in after if r.epc != bytes.fromhex(EPC_S)] == before

@@ -14,7 +14,16 @@ import pytest
 import yaml
 from sllurp.llrp import LLRPReaderClient, LLRPReaderConfig
 
-from simulators.llrp.scenario import ReadStream, Scenario, TagRead, TrueVisit, Visit, load_scenario
+from simulators.llrp.cli import default_antennas
+from simulators.llrp.scenario import (
+    ReadStream,
+    Scenario,
+    TagRead,
+    TrueVisit,
+    Visit,
+    default_scenario_path,
+    load_scenario,
+)
 from simulators.llrp.server import LLRPSimulator
 from simulators.scenarios import library, library_dir
 
@@ -384,3 +393,8 @@ def test_tcp_simulator_serves_a_library_scenario_to_sllurp(portal: LLRPSimulator
         got = Counter((t["EPC"].decode().lower(), t["AntennaID"], t["PeakRSSI"]) for t in tags)
     assert got == expected
     assert {e.upper() for e, _, _ in got} == {t.epc for t in sc.truth()}
+
+
+def test_cli_defaults_to_enough_antennas_for_the_scenario() -> None:
+    assert default_antennas(scenario("neighbour-strays")) == 8
+    assert default_antennas(load_scenario(default_scenario_path())) == 4

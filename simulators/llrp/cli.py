@@ -9,7 +9,7 @@ import sys
 import threading
 from types import FrameType
 
-from simulators.llrp.scenario import ScenarioError, default_scenario_path, load_scenario
+from simulators.llrp.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
 from simulators.llrp.server import LLRPSimulator
 
 
@@ -19,7 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5084, help="TCP port, 0 = pick a free one (default 5084)")
-    parser.add_argument("--antennas", type=int, default=4, help="number of antennas (default 4)")
+    parser.add_argument(
+        "--antennas",
+        type=int,
+        default=None,
+        help="number of antennas (default: 4, or the highest antenna the scenario uses if above 4)",
+    )
     parser.add_argument("--scenario", default=None, help="scenario YAML file (default: the packaged default)")
     parser.add_argument("--loop", action="store_true", help="restart the scenario when it ends")
     parser.add_argument(
@@ -30,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+def default_antennas(scenario: Scenario) -> int:
+    """4 like a common portal reader, more if the scenario reads on higher antenna ids."""
+    return max(4, *scenario.antennas_used())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = load_scenario(scenario_path)
         sim = LLRPSimulator(
-            scenario, host=args.host, port=args.port, antennas=args.antennas, loop=args.loop, speed=args.speed
+            scenario,
+            host=args.host,
+            port=args.port,
+            antennas=args.antennas if args.antennas is not None else default_antennas(scenario),
+            loop=args.loop,
+            speed=args.speed,
         )
         sim.start()
     except (ScenarioError, ValueError) as exc:
