@@ -7,6 +7,7 @@ else crosses threads.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from drivers import ReaderDriver, create_driver
 from gateway.config import Config
 from gateway.errors import OutboxError
-from gateway.model import LocationEvent, TagRead
+from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
@@ -37,18 +38,27 @@ class Gateway:
         self.outbox = Outbox(config.outbox.path)
         self.publisher = MqttPublisher(config.mqtt, config.gateway.id)
         self._reads: queue.SimpleQueue[list[TagRead]] = queue.SimpleQueue()
+        self._statuses: queue.SimpleQueue[tuple[str, str, str, float]] = queue.SimpleQueue()
+        self.reader_status: dict[str, dict[str, str]] = {}  # reader -> the retained status payload
+        self._was_connected = False
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
         self._unsaved: list[LocationEvent] = []  # events the outbox could not store yet
-        self.reader_state: dict[str, str] = {}
         self.drivers: list[ReaderDriver] = [
             create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
         ]
-        prefix, gw = config.mqtt.topic_prefix, config.gateway.id
-        self._event_topic = f"{prefix}/{gw}/events/" + "{}"
+        mqtt = config.mqtt
+        self._event_topic = mqtt.topics.events
+        self._reader_topic = mqtt.topics.reader_status
+        self._topic_fields = {"prefix": mqtt.topic_prefix, "gateway": config.gateway.id}
+        for settings in config.readers:
+            self.reader_status[settings.name] = {"state": "disconnected", "since": rfc3339(clock()), "detail": ""}
 
     def topic_for(self, event: LocationEvent) -> str:
-        return self._event_topic.format(event.location)
+        return self._event_topic.format(location=event.location, type=event.type, **self._topic_fields)
+
+    def reader_topic(self, reader: str) -> str:
+        return self._reader_topic.format(reader=reader, **self._topic_fields)
 
     def start(self) -> None:
         self.outbox.open()
@@ -88,6 +98,7 @@ class Gateway:
         now = self.clock()
         events = self.pipeline.process((read for batch in batches for read in batch), now)
         self._store(events)
+        self._update_reader_status()
         self._deliver()
 
     def shutdown(self, flush_timeout: float = 5.0) -> None:
@@ -99,6 +110,7 @@ class Gateway:
         while (self._unsaved or self.publisher.in_flight()) and time.monotonic() < deadline:
             self.step(_TICK_S)
         self.publisher.stop()
+        self.outbox.acknowledge(self.publisher.take_acks()[0])  # PUBACKs that came in during the last turns
         pending = self.outbox.pending_count()
         self.outbox.close()
         log.info("gateway=%s event=stopped pending=%d", self.config.gateway.id, pending)
@@ -146,6 +158,29 @@ class Gateway:
             self._cursor = item.seq
 
     def _on_reader_status(self, reader: str, state: str, detail: str) -> None:
-        if self.reader_state.get(reader) != state:
-            self.reader_state[reader] = state
-            log.info("reader=%s state=%s detail=%s", reader, state, detail)
+        """From driver threads: hand the change to the main loop."""
+        self._statuses.put((reader, state, detail, self.clock()))
+
+    def _update_reader_status(self) -> None:
+        """Record reader state changes and publish them retained, only on change (and again after a
+        reconnect, in case the broker lost its retained messages)."""
+        changed: set[str] = set()
+        while True:
+            try:
+                reader, state, detail, when = self._statuses.get_nowait()
+            except queue.Empty:
+                break
+            status = self.reader_status[reader]
+            if status["state"] != state:
+                status["state"], status["since"] = state, rfc3339(when)
+                status["detail"] = detail
+                changed.add(reader)
+                log.info("reader=%s state=%s detail=%s", reader, state, detail)
+        connected = self.publisher.connected
+        if connected and not self._was_connected:
+            changed = set(self.reader_status)
+        self._was_connected = connected
+        if connected:
+            for reader in sorted(changed):
+                payload = json.dumps({"reader": reader, **self.reader_status[reader]}).encode()
+                self.publisher.publish_retained(self.reader_topic(reader), payload)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,14 +51,74 @@ class GatewaySettings(Section):
     id: Name = Field(description="This gateway's name; appears in MQTT topics and in every event.")
 
 
+def _topic_template(*placeholders: str) -> Callable[[object], object]:
+    known = ", ".join("{" + p + "}" for p in placeholders)
+
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"expected a topic template such as {{prefix}}/{{gateway}}/..., got {value!r}")
+        if "#" in value or "+" in value:
+            raise ValueError(f"{value!r}: a topic to publish on cannot contain the wildcards + or #")
+        try:
+            value.format(**{p: "x" for p in placeholders})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r}: unknown or malformed placeholder {exc} (allowed: {known})") from None
+        return value
+
+    return check
+
+
+class TopicSettings(Section):
+    events: Annotated[str, BeforeValidator(_topic_template("prefix", "gateway", "location", "type"))] = Field(
+        "{prefix}/{gateway}/events/{location}", description="Where events go; {type} is arrived, departed..."
+    )
+    status: Annotated[str, BeforeValidator(_topic_template("prefix", "gateway"))] = Field(
+        "{prefix}/{gateway}/status", description="Gateway availability: online / offline, retained."
+    )
+    reader_status: Annotated[str, BeforeValidator(_topic_template("prefix", "gateway", "reader"))] = Field(
+        "{prefix}/{gateway}/readers/{reader}/status", description="Each reader's state as JSON, retained."
+    )
+
+
+class MqttTlsSettings(Section):
+    ca_file: Path | None = Field(None, description="CA certificate(s) to verify the broker; default: the system's.")
+    cert_file: Path | None = Field(None, description="Client certificate, for mutual TLS.")
+    key_file: Path | None = Field(None, description="Client private key, for mutual TLS.")
+    insecure_skip_verify: bool = Field(
+        False, description="Do not verify the broker's certificate and host name (testing only; logs a warning)."
+    )
+
+    @model_validator(mode="after")
+    def _pairs(self) -> MqttTlsSettings:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        return self
+
+
 class MqttSettings(Section):
     host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
-    port: Port = Field(1883, description="Broker TCP port.")
+    port: Port = Field(1883, description="Broker TCP port (8883 is the usual TLS port).")
     protocol: Literal["5", "3.1.1"] = Field("5", description='MQTT protocol version: "5" or "3.1.1".')
     topic_prefix: str = Field("dockgate", min_length=1, pattern=r"^[^#+]+$", description="First level of every topic.")
+    topics: TopicSettings = Field(default_factory=TopicSettings)  # type: ignore[arg-type]
     client_id: str | None = Field(None, description="MQTT client id; default dockgate-<gateway.id>.")
+    username: str | None = Field(None, min_length=1, description="User name for the broker.")
+    password_file: Path | None = Field(
+        None, description="File holding the password (relative: under $CREDENTIALS_DIRECTORY when set)."
+    )
+    password_env: str | None = Field(None, min_length=1, description="Environment variable holding the password.")
+    tls: MqttTlsSettings | None = Field(None, description="Connect with TLS (1.2 or newer) when present.")
     keepalive: Duration = Field(30.0, gt=0, description="MQTT keepalive interval.")
+    reconnect_delay_max: Duration = Field(60.0, gt=0, description="Reconnect backoff (full jitter) is capped here.")
     max_inflight: int = Field(100, ge=1, le=65535, description="Events published but not yet acknowledged, at most.")
+
+    @model_validator(mode="after")
+    def _password(self) -> MqttSettings:
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("set password_file or password_env, not both")
+        if (self.password_file is not None or self.password_env is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
 
 
 class LLRPReaderSettings(Section):
@@ -131,7 +192,7 @@ class LocationSettings(Section):
         description="Locations whose antennas may read the same tags; a tag goes to the one with stronger evidence.",
     )
     filters: FilterSettings = Field(
-        default_factory=FilterSettings,  # type: ignore[arg-type]
+        default_factory=FilterSettings,
         description="Tag filters for this location, applied after the global ones.",
     )
 
@@ -151,7 +212,7 @@ class PipelineSettings(Section):
         1.0, gt=0, description="Evidence window when neighbouring locations read the same tag."
     )
     filters: FilterSettings = Field(
-        default_factory=FilterSettings,  # type: ignore[arg-type]
+        default_factory=FilterSettings,
         description="Tag filters for every location.",
     )
 

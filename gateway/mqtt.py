@@ -1,45 +1,113 @@
-"""MQTT: publishes outbox events with QoS 1 and the gateway's availability.
+"""MQTT: publishes outbox events with QoS 1, the gateway's availability and each reader's status.
 
-paho-mqtt runs its network loop in its own thread. The boundary is narrow: the main loop calls
-``publish`` and ``take_acks``; paho's thread only records PUBACKs (under a lock) and the connection
-state. Availability follows the usual bridge pattern: a retained last will ``offline``, a retained
-``online`` on every connect, and ``offline`` published on a clean stop.
+One network thread of ours drives paho (``client.loop()``) and reconnects with capped exponential
+backoff and full jitter, so a fleet that restarts together does not reconnect in lockstep (paho's own
+reconnect has no jitter). The boundary to the main loop is narrow: the main loop calls ``publish``
+and ``take_acks``; the network thread only records PUBACKs (under a lock) and the connection state.
+
+Availability follows the usual bridge pattern: a retained last will ``offline``, a retained
+``online`` on every connect, ``offline`` published on a clean stop.
 
 paho keeps the QoS 1 messages handed to it in memory and sends them again after a reconnect; the
 outbox covers what memory cannot (a crash or power cut), because a row leaves the outbox only on PUBACK.
+Secrets: the password is read from a file or the environment when the publisher is built, handed to
+paho, and never logged, put in an error message or kept anywhere else.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import ssl
 import threading
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
+from gateway.errors import DockgateError
 
 log = logging.getLogger(__name__)
 
+_RECONNECT_BASE_S = 0.5
+
+
+class MqttSetupError(DockgateError):
+    """The MQTT settings cannot be put to use (a missing password file, an unreadable certificate)."""
+
+
+def backoff_delay(attempt: int, cap: float, base: float = _RECONNECT_BASE_S) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0.0, min(cap, base * 2.0 ** min(attempt, 30)))
+
+
+def read_password(settings: MqttSettings) -> str | None:
+    """The password from ``password_file`` or ``password_env``; never logged."""
+    if settings.password_file is not None:
+        path = settings.password_file
+        if not path.is_absolute() and os.environ.get("CREDENTIALS_DIRECTORY"):
+            path = os.path.join(os.environ["CREDENTIALS_DIRECTORY"], str(path))  # type: ignore[assignment]
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().rstrip("\r\n")
+        except OSError as exc:
+            raise MqttSetupError(f"mqtt.password_file: cannot read {path}: {exc.strerror}") from None
+    if settings.password_env is not None:
+        value = os.environ.get(settings.password_env)
+        if value is None:
+            raise MqttSetupError(f"mqtt.password_env: the environment variable {settings.password_env} is not set")
+        return value
+    return None
+
+
+def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    tls = settings.tls
+    assert tls is not None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        if tls.ca_file is not None:
+            context.load_verify_locations(cafile=str(tls.ca_file))
+        if tls.cert_file is not None:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MqttSetupError(f"mqtt.tls: cannot load certificates: {exc}") from None
+    if tls.insecure_skip_verify:
+        log.warning(
+            "mqtt=%s:%d event=tls_verification_off detail=the broker's certificate and host name are NOT "
+            "checked (mqtt.tls.insecure_skip_verify); use only for testing",
+            settings.host,
+            settings.port,
+        )
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
 
 class MqttPublisher:
-    """One connection to the broker; owned by the main loop except for paho's callbacks."""
+    """One connection to the broker; owned by the main loop except for the network thread's callbacks."""
 
     def __init__(self, settings: MqttSettings, gateway_id: str) -> None:
         self.settings = settings
-        self.status_topic = f"{settings.topic_prefix}/{gateway_id}/status"
+        self.gateway_id = gateway_id
+        self.status_topic = settings.topics.status.format(prefix=settings.topic_prefix, gateway=gateway_id)
         protocol = paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id or f"dockgate-{gateway_id}",
             protocol=protocol,
+            reconnect_on_failure=False,  # our network thread reconnects, with jitter
         )
+        if settings.username is not None:
+            self._client.username_pw_set(settings.username, read_password(settings))
+        if settings.tls is not None:
+            self._client.tls_set_context(_tls_context(settings))
         self._client.max_inflight_messages_set(settings.max_inflight)
         self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -51,20 +119,26 @@ class MqttPublisher:
         self._early: dict[int, ReasonCode] = {}
         self._own_mids: set[int] = set()
         self._connected = threading.Event()
-        self._started = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connects = 0
+        self.last_error: str | None = None
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
     def start(self) -> None:
-        """Connect in the background; paho reconnects by itself after a connection is lost."""
-        if self._started:
+        """Connect in the background, and again whenever the connection is lost."""
+        if self._thread is not None:
             return
-        self._started = True
-        log.info("mqtt=%s:%d event=connecting", self.settings.host, self.settings.port)
-        self._client.connect_async(self.settings.host, self.settings.port, keepalive=int(self.settings.keepalive))
-        self._client.loop_start()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -81,6 +155,13 @@ class MqttPublisher:
             else:
                 self._settle(seq, reason)
 
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        """A retained QoS 1 message that is not an event (reader status)."""
+        info = self._client.publish(topic, payload, qos=1, retain=True)
+        with self._lock:
+            if self._early.pop(info.mid, None) is None:
+                self._own_mids.add(info.mid)
+
     def take_acks(self) -> tuple[list[int], list[int]]:
         """The seqs acknowledged, and those the broker refused, since the last call."""
         with self._lock:
@@ -93,10 +174,10 @@ class MqttPublisher:
             return len(self._mid_to_seq)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Publish ``offline`` (retained), wait for it briefly, and disconnect."""
-        if not self._started:
+        """Publish ``offline`` (retained), wait for it briefly, disconnect, join the network thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
-        self._started = False
         if self.connected:
             info = self._client.publish(self.status_topic, b"offline", qos=1, retain=True)
             with self._lock:
@@ -104,19 +185,64 @@ class MqttPublisher:
             try:
                 info.wait_for_publish(timeout)
             except (RuntimeError, ValueError) as exc:
-                log.warning("mqtt event=offline_not_published error=%s", exc)
+                log.warning("mqtt=%s event=offline_not_published error=%s", self.where, exc)
+        self._stopping.set()
         self._client.disconnect()
-        self._client.loop_stop()
+        thread.join(timeout + 5)
         self._connected.clear()
 
-    # paho's thread from here on
+    # the network thread from here on
+    def _run(self) -> None:
+        attempt = 0
+        settings = self.settings
+        while not self._stopping.is_set():
+            try:
+                self._client.connect(settings.host, settings.port, keepalive=int(settings.keepalive))
+            except (OSError, ssl.SSLError) as exc:  # refused, unreachable, TLS handshake failed
+                self.last_error = _describe_connect_error(exc)
+                attempt += 1
+                delay = backoff_delay(attempt, settings.reconnect_delay_max)
+                log.warning(
+                    "mqtt=%s event=connect_failed attempt=%d delay_s=%.1f error=%s",
+                    self.where,
+                    attempt,
+                    delay,
+                    self.last_error,
+                )
+                self._stopping.wait(delay)
+                continue
+            while not self._stopping.is_set():
+                rc = self._client.loop(timeout=0.2)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+            if self._stopping.is_set():
+                # let the DISCONNECT (and the offline message before it) go out
+                for _ in range(10):
+                    if self._client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        break
+                break
+            self._connected.clear()
+            attempt = 1 if self.connects and self.last_error is None else attempt + 1
+            delay = backoff_delay(attempt, settings.reconnect_delay_max)
+            log.warning(
+                "mqtt=%s event=reconnect attempt=%d delay_s=%.1f reason=%s",
+                self.where,
+                attempt,
+                delay,
+                self.last_error or "connection lost",
+            )
+            self._stopping.wait(delay)
+
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
     ) -> None:
         if reason.is_failure:
-            log.error("mqtt=%s:%d event=connect_refused reason=%s", self.settings.host, self.settings.port, reason)
+            self.last_error = f"broker refused the connection: {reason}"
+            log.error("mqtt=%s event=connect_refused reason=%s", self.where, reason)
             return
-        log.info("mqtt=%s:%d event=connected", self.settings.host, self.settings.port)
+        self.last_error = None
+        self.connects += 1
+        log.info("mqtt=%s event=connected", self.where)
         info = client.publish(self.status_topic, b"online", qos=1, retain=True)
         with self._lock:  # its PUBACK cannot arrive before this callback returns: same thread
             self._own_mids.add(info.mid)
@@ -125,8 +251,9 @@ class MqttPublisher:
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
     ) -> None:
-        if self._connected.is_set() and self._started:
-            log.warning("mqtt=%s:%d event=disconnected reason=%s", self.settings.host, self.settings.port, reason)
+        if self._connected.is_set() and not self._stopping.is_set():
+            self.last_error = f"connection lost: {reason}"
+            log.warning("mqtt=%s event=disconnected reason=%s", self.where, reason)
         self._connected.clear()
 
     def _on_publish(
@@ -148,3 +275,13 @@ class MqttPublisher:
             self._rejected.append(seq)
         else:
             self._acked.append(seq)
+
+
+def _describe_connect_error(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate was not accepted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the broker running on this port?)"
+    return str(exc) or type(exc).__name__

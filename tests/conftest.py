@@ -121,6 +121,10 @@ class Subscriber:
         with self._lock:
             return [m.payload for m in self.messages if m.topic.endswith(suffix)]
 
+    def on_topic(self, topic: str) -> list[bytes]:
+        with self._lock:
+            return [m.payload for m in self.messages if m.topic == topic]
+
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
             return [json.loads(m.payload) for m in self.messages if "/events/" in m.topic]

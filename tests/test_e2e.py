@@ -129,7 +129,11 @@ def test_every_pallet_arrives_and_departs_with_valid_fields(
         assert departed["reads"] > arrived["reads"]
 
     # availability: retained online while running, offline after a clean stop
-    assert sub.payloads("/status") == [b"online", b"offline"]
+    assert sub.on_topic("dockgate/gw-test/status") == [b"online", b"offline"]
+    # each reader's state, retained, published on change only
+    states = [json.loads(p) for p in sub.on_topic("dockgate/gw-test/readers/portal-3/status")]
+    assert [s["state"] for s in states] == ["connecting", "connected", "disconnected"]
+    assert all(s["reader"] == "portal-3" and RFC3339_MS.match(s["since"]) for s in states)
     assert "event=stopped pending=0" in log
 
 
