@@ -15,9 +15,22 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from jsonschema import Draft202012Validator
 from paho.mqtt.enums import CallbackAPIVersion
 
 REPO = Path(__file__).resolve().parent.parent
+EVENT_SCHEMA = json.loads((REPO / "docs" / "event.schema.json").read_text(encoding="utf-8"))
+_EVENT_VALIDATOR = Draft202012Validator(EVENT_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def check_event(event: Any, where: str = "event") -> None:
+    """Raise AssertionError naming every way ``event`` breaks docs/event.schema.json."""
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in sorted(_EVENT_VALIDATOR.iter_errors(event), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if problems:
+        raise AssertionError(f"{where} breaks docs/event.schema.json: {'; '.join(problems)}\n{event}")
 
 
 def free_port() -> int:
@@ -126,8 +139,12 @@ class Subscriber:
             return [m.payload for m in self.messages if m.topic == topic]
 
     def events(self) -> list[dict[str, Any]]:
+        """Every event received so far, each checked against docs/event.schema.json."""
         with self._lock:
-            return [json.loads(m.payload) for m in self.messages if "/events/" in m.topic]
+            found = [(m.topic, json.loads(m.payload)) for m in self.messages if "/events/" in m.topic]
+        for topic, event in found:
+            check_event(event, f"event on {topic}")
+        return [event for _, event in found]
 
     def close(self) -> None:
         self.client.disconnect()
