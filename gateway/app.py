@@ -35,7 +35,7 @@ class Gateway:
         self.config = config
         self.clock = clock
         self.pipeline = Pipeline(config)
-        self.outbox = Outbox(config.outbox.path)
+        self.outbox = Outbox(config.outbox)
         self.publisher = MqttPublisher(config.mqtt, config.gateway.id)
         self._reads: queue.SimpleQueue[list[TagRead]] = queue.SimpleQueue()
         self._statuses: queue.SimpleQueue[tuple[str, str, str, float]] = queue.SimpleQueue()
@@ -44,6 +44,11 @@ class Gateway:
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
         self._unsaved: list[LocationEvent] = []  # events the outbox could not store yet
+        self.outbox_fault: str | None = None  # why the outbox cannot store events right now
+        self._fault_logged_at = -1e9
+        self._outbox_retry_at = 0.0
+        self._expire_at = 0.0
+        self.unstored_dropped = 0  # events lost because the outbox was failing and memory was full too
         self.drivers: list[ReaderDriver] = [
             create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
         ]
@@ -61,7 +66,7 @@ class Gateway:
         return self._reader_topic.format(reader=reader, **self._topic_fields)
 
     def start(self) -> None:
-        self.outbox.open()
+        self._open_outbox()
         self.publisher.start()
         for driver in self.drivers:
             driver.start()
@@ -97,9 +102,15 @@ class Gateway:
             pass
         now = self.clock()
         events = self.pipeline.process((read for batch in batches for read in batch), now)
+        if not self.outbox.is_open and time.monotonic() >= self._outbox_retry_at:
+            self._open_outbox()
         self._store(events)
         self._update_reader_status()
-        self._deliver()
+        if self.outbox.is_open:
+            if now >= self._expire_at:
+                self._expire_at = now + 1.0
+                self.outbox.expire(now, protect_through=self._cursor)
+            self._deliver()
 
     def shutdown(self, flush_timeout: float = 5.0) -> None:
         log.info("gateway=%s event=stopping", self.config.gateway.id)
@@ -110,10 +121,38 @@ class Gateway:
         while (self._unsaved or self.publisher.in_flight()) and time.monotonic() < deadline:
             self.step(_TICK_S)
         self.publisher.stop()
-        self.outbox.acknowledge(self.publisher.take_acks()[0])  # PUBACKs that came in during the last turns
+        if self.outbox.is_open:
+            self.outbox.acknowledge(self.publisher.take_acks()[0])  # PUBACKs that came in during the last turns
         pending = self.outbox.pending_count()
         self.outbox.close()
+        if self._unsaved:
+            log.critical(
+                "gateway=%s event=stopped_with_unstored_events count=%d detail=the outbox could not store them",
+                self.config.gateway.id,
+                len(self._unsaved),
+            )
         log.info("gateway=%s event=stopped pending=%d", self.config.gateway.id, pending)
+
+    def _open_outbox(self) -> None:
+        try:
+            self.outbox.open()
+        except OutboxError as exc:
+            self._outbox_retry_at = time.monotonic() + 5.0
+            self._outbox_failing(exc)
+
+    def _outbox_failing(self, exc: OutboxError) -> None:
+        """Alarm loudly on the first failure, then once a minute while it lasts; the gateway goes on."""
+        first = self.outbox_fault is None
+        self.outbox_fault = str(exc)
+        if first or time.monotonic() - self._fault_logged_at >= 60:
+            self._fault_logged_at = time.monotonic()
+            log.critical(
+                "gateway=%s event=outbox_failing held_in_memory=%d error=%s detail=events are kept in memory "
+                "and stored when the outbox works again (disk full? check free space)",
+                self.config.gateway.id,
+                len(self._unsaved),
+                exc,
+            )
 
     def _store(self, events: list[LocationEvent]) -> None:
         if self._unsaved:
@@ -122,17 +161,24 @@ class Gateway:
         if not events:
             return
         try:
-            self.outbox.append(events, self.topic_for)
+            if not self.outbox.is_open:
+                raise OutboxError(self.outbox_fault or "outbox is not open")
+            self.outbox.append(events, self.topic_for, protect_through=self._cursor)
         except OutboxError as exc:
-            # Keep them in memory and try again next turn: accepted events are never dropped here.
-            log.error(
-                "gateway=%s event=outbox_write_failed held=%d error=%s",
-                self.config.gateway.id,
-                len(events),
-                exc,
-            )
+            # Keep them in memory and try again next turn, up to the outbox's own event limit.
+            limit = self.config.outbox.max_events
+            if len(events) > limit:
+                lost = len(events) - limit
+                self.unstored_dropped += lost
+                log.critical("gateway=%s event=unstored_events_dropped count=%d", self.config.gateway.id, lost)
+                events = events[lost:]
             self._unsaved = events
+            if self.outbox.is_open or self.outbox_fault is None:
+                self._outbox_failing(exc)
             return
+        if self.outbox_fault is not None:
+            log.warning("gateway=%s event=outbox_recovered stored=%d", self.config.gateway.id, len(events))
+            self.outbox_fault = None
         for event in events:
             log.info(
                 "event=%s seq=%d location=%s epc=%s reads=%d",

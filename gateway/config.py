@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.durations import parse_duration
+from gateway.durations import parse_duration, parse_size
 from gateway.errors import ConfigError
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -36,6 +36,7 @@ def _port(value: object) -> object:
 
 
 Port = Annotated[int, BeforeValidator(_port)]
+Size = Annotated[int, BeforeValidator(parse_size)]
 AntennaId = Annotated[int, Field(ge=1, le=65535)]
 
 # Names appear in MQTT topics: keep them free of topic separators and wildcards.
@@ -100,7 +101,7 @@ class MqttSettings(Section):
     port: Port = Field(1883, description="Broker TCP port (8883 is the usual TLS port).")
     protocol: Literal["5", "3.1.1"] = Field("5", description='MQTT protocol version: "5" or "3.1.1".')
     topic_prefix: str = Field("dockgate", min_length=1, pattern=r"^[^#+]+$", description="First level of every topic.")
-    topics: TopicSettings = Field(default_factory=TopicSettings)  # type: ignore[arg-type]
+    topics: TopicSettings = Field(default_factory=TopicSettings)
     client_id: str | None = Field(None, description="MQTT client id; default dockgate-<gateway.id>.")
     username: str | None = Field(None, min_length=1, description="User name for the broker.")
     password_file: Path | None = Field(
@@ -219,6 +220,12 @@ class PipelineSettings(Section):
 
 class OutboxSettings(Section):
     path: Path = Field(Path("./var/outbox.db"), description="SQLite file that holds events until acked.")
+    max_events: int = Field(1_000_000, ge=1, description="Events kept while the broker is away, at most.")
+    max_bytes: Size = Field(512 * 1024**2, ge=4096, description="Bytes of event payload kept, at most.")
+    max_age: Duration = Field(7 * 86400.0, gt=0, description="Events older than this are dropped (counted).")
+    policy: Literal["drop_oldest", "reject_new"] = Field(
+        "drop_oldest", description="When full: drop the oldest events, or reject the new ones. Both are counted."
+    )
 
 
 class LoggingSettings(Section):
@@ -227,12 +234,12 @@ class LoggingSettings(Section):
 
 class Config(Section):
     gateway: GatewaySettings
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
     readers: list[ReaderSettings] = Field(min_length=1, description="The readers this gateway drives.")
     locations: list[LocationSettings] = Field(min_length=1, description="Places where events happen.")
-    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)  # type: ignore[arg-type]
-    outbox: OutboxSettings = Field(default_factory=OutboxSettings)  # type: ignore[arg-type]
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

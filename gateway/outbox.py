@@ -1,10 +1,20 @@
 """The durable outbox: every event is committed to SQLite before it is published.
 
 An event gets its ``seq`` here, inside the same transaction that stores it, so a sequence number is
-never handed out without being durable and never repeats, also across restarts (the highest ``seq``
-ever given is kept in ``meta`` even after its row is gone). A row is deleted only when the broker
-has acknowledged it (PUBACK). WAL mode with ``synchronous=FULL``: a committed event survives a
-power cut. Events are committed a batch at a time, which keeps throughput high.
+never handed out without being durable and never repeats, also across restarts: the highest ``seq``
+ever given is kept in ``meta`` (even after its row is gone), and a small side file
+(``<outbox>.seq``) reserves numbers in blocks, so that even an outbox file that had to be replaced
+never makes ``seq`` go back. A row is deleted only when the broker has acknowledged it (PUBACK).
+WAL mode with ``synchronous=FULL``: a committed event survives a power cut. Events are committed a
+batch at a time, which keeps throughput high.
+
+Retention, while the broker stays away: ``max_events``, ``max_bytes``, ``max_age``, and a policy
+(``drop_oldest`` or ``reject_new``). Every drop is counted, logged with the seq range lost, and the
+next event to be published carries ``gap_before``: how many seq values just before it will never
+be delivered. Rows already handed to the broker connection (``protect_through``) are never dropped.
+
+A corrupt or truncated outbox file at start is moved aside, kept for inspection, and a fresh one
+is started.
 
 Not thread-safe: the gateway's main loop owns the outbox.
 """
@@ -14,12 +24,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.config import OutboxSettings
 from gateway.errors import OutboxError
 from gateway.model import LocationEvent
 
@@ -35,6 +49,7 @@ CREATE TABLE IF NOT EXISTS events (
     created REAL NOT NULL
 );
 """
+SEQ_BLOCK = 10_000  # seq numbers reserved in the side file at a time
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,31 +64,89 @@ class OutboxItem:
 class Outbox:
     """Events committed but not yet acknowledged by the broker, in ``seq`` order."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, settings: OutboxSettings | Path) -> None:
+        if isinstance(settings, Path):
+            settings = OutboxSettings(path=settings)
+        self.settings = settings
+        self.path = settings.path
+        self._seq_file = self.path.with_name(self.path.name + ".seq")
         self._db: sqlite3.Connection | None = None
         self._last_seq = 0
+        self._reserved = 0
+        self._count = 0
+        self._bytes = 0
         self.added = 0
         self.acknowledged = 0
+        self.dropped: Counter[str] = Counter()  # reason -> events lost
+        self.moved_aside: Path | None = None
+
+    # ---- life cycle ------------------------------------------------------------------------------
 
     def open(self) -> None:
+        """Open (or create) the outbox; a corrupt file is moved aside and a fresh one started."""
         if self._db is not None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            row = db.execute(
-                "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'last_seq'), 0),"
-                " coalesce((SELECT max(seq) FROM events), 0))"
-            ).fetchone()
+        except OSError as exc:
+            raise OutboxError(f"cannot create the outbox folder {self.path.parent}: {exc}") from exc
+        try:
+            db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            self._move_aside(exc)
+            try:
+                db = self._connect()
+            except sqlite3.Error as again:
+                raise OutboxError(f"cannot create a fresh outbox {self.path}: {again}") from again
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._db = db
-        self._last_seq = int(row[0])
-        log.info("outbox=%s event=opened pending=%d last_seq=%d", self.path, self.pending_count(), self._last_seq)
+        last_seq = self._meta("last_seq")
+        reserved = self._read_reserved()
+        if last_seq < reserved - SEQ_BLOCK and self._count == 0:
+            # The outbox file is new but numbers were handed out before: never go back.
+            log.critical(
+                "outbox=%s event=seq_resumed from=%d detail=the outbox file was replaced; seq continues above "
+                "every number reserved before, so consumers see a jump",
+                self.path,
+                reserved,
+            )
+            last_seq = reserved
+        self._last_seq = last_seq
+        self._reserved = max(reserved, last_seq)
+        log.info("outbox=%s event=opened pending=%d last_seq=%d", self.path, self._count, self._last_seq)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT count(*), coalesce(sum(length(payload)), 0) FROM events").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
+        self._count, self._bytes = int(row[0]), int(row[1])
+        return db
+
+    def _move_aside(self, exc: Exception) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(self.path) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(target) + suffix))
+        self.moved_aside = target
+        log.critical(
+            "outbox=%s event=corrupt_outbox_moved_aside moved_to=%s error=%s detail=events in it that were not "
+            "yet sent are not published; a fresh outbox is started",
+            self.path,
+            target,
+            exc,
+        )
 
     def close(self) -> None:
         if self._db is not None:
@@ -81,18 +154,38 @@ class Outbox:
             self._db = None
 
     @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    @property
     def last_seq(self) -> int:
         return self._last_seq
 
-    def append(self, events: Sequence[LocationEvent], topic_of: Callable[[LocationEvent], str]) -> None:
-        """Give each event its ``seq`` and commit them all in one transaction.
+    def pending_count(self) -> int:
+        return self._count
 
-        When this returns, the events are durable. On failure nothing is stored, no ``seq`` is used,
-        and OutboxError is raised.
+    @property
+    def pending_bytes(self) -> int:
+        return self._bytes
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def append(
+        self,
+        events: Sequence[LocationEvent],
+        topic_of: Callable[[LocationEvent], str],
+        protect_through: int = 0,
+    ) -> None:
+        """Give each event its ``seq`` and commit them in one transaction, applying the retention rules.
+
+        When this returns, the stored events are durable. On failure nothing is stored, no ``seq`` is
+        used, and OutboxError is raised. ``protect_through``: rows up to this seq are in flight and are
+        not dropped.
         """
         if not events:
             return
         db = self._require()
+        settings = self.settings
         seq = self._last_seq
         now = time.time()
         rows = []
@@ -101,16 +194,121 @@ class Outbox:
             event.seq = seq
             payload = json.dumps(event.to_payload(), separators=(",", ":")).encode()
             rows.append((seq, event.id, topic_of(event), payload, now))
+        rejected: list[int] = []
+        if settings.policy == "reject_new":
+            room_events = settings.max_events - self._count
+            room_bytes = settings.max_bytes - self._bytes
+            kept = []
+            for row in rows:
+                if room_events > 0 and room_bytes >= len(row[3]):
+                    kept.append(row)
+                    room_events -= 1
+                    room_bytes -= len(row[3])
+                else:
+                    rejected.append(row[0])
+            rows = kept
         try:
             with _transaction(db):
-                db.executemany("INSERT INTO events (seq, id, topic, payload, created) VALUES (?, ?, ?, ?, ?)", rows)
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (seq,))
+                if self._reserved < seq:
+                    self._reserve(seq + SEQ_BLOCK)
+                if rows:
+                    gap = self._meta("pending_gap")
+                    if gap:
+                        rows[0] = _with_gap(rows[0], gap)
+                        self._set_meta("pending_gap", 0)
+                    db.executemany("INSERT INTO events (seq, id, topic, payload, created) VALUES (?, ?, ?, ?, ?)", rows)
+                if rejected:
+                    self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
+                self._set_meta("last_seq", seq)
+                self._count += len(rows)
+                self._bytes += sum(len(r[3]) for r in rows)
+                dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []
         except sqlite3.Error as exc:
             for event in events:
                 event.seq = 0
+            self._recount()
             raise OutboxError(f"cannot store {len(events)} event(s) in {self.path}: {exc}") from exc
         self._last_seq = seq
         self.added += len(rows)
+        if rejected:
+            self._report("reject_new", rejected)
+        if dropped:
+            self._report("drop_oldest", dropped)
+
+    def expire(self, now: float, protect_through: int = 0) -> None:
+        """Drop events older than ``max_age`` (not those in flight)."""
+        db = self._require()
+        before = now - self.settings.max_age
+        try:
+            with _transaction(db):
+                seqs = [
+                    int(s)
+                    for (s,) in db.execute(
+                        "SELECT seq FROM events WHERE created < ? AND seq > ? ORDER BY seq", (before, protect_through)
+                    )
+                ]
+                if seqs:
+                    self._drop(seqs)
+        except sqlite3.Error as exc:
+            self._recount()
+            log.error("outbox=%s event=expire_failed error=%s", self.path, exc)
+            return
+        if seqs:
+            self._report("max_age", seqs)
+
+    def _enforce_limits(self, protect_through: int) -> list[int]:
+        """drop_oldest: delete the oldest rows not in flight until the limits hold. Inside a transaction."""
+        settings = self.settings
+        excess_events = self._count - settings.max_events
+        excess_bytes = self._bytes - settings.max_bytes
+        if excess_events <= 0 and excess_bytes <= 0:
+            return []
+        db = self._require()
+        victims: list[int] = []
+        for seq, size in db.execute(
+            "SELECT seq, length(payload) FROM events WHERE seq > ? ORDER BY seq", (protect_through,)
+        ):
+            if excess_events <= 0 and excess_bytes <= 0:
+                break
+            victims.append(int(seq))
+            excess_events -= 1
+            excess_bytes -= int(size)
+        if victims:
+            self._drop(victims)
+        return victims
+
+    def _drop(self, seqs: list[int]) -> None:
+        """Delete rows and mark the next surviving one (or the next new one) with ``gap_before``."""
+        db = self._require()
+        row = db.execute(
+            "SELECT coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1])
+        ).fetchone()
+        db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+        self._count -= len(seqs)
+        self._bytes -= int(row[0])
+        nxt = db.execute("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT 1", (seqs[-1],)).fetchone()
+        if nxt is None:
+            self._set_meta("pending_gap", self._meta("pending_gap") + len(seqs))
+            return
+        payload = json.loads(nxt[1])
+        payload["gap_before"] = payload.get("gap_before", 0) + len(seqs)
+        new = json.dumps(payload, separators=(",", ":")).encode()
+        db.execute("UPDATE events SET payload = ? WHERE seq = ?", (new, nxt[0]))
+        self._bytes += len(new) - len(nxt[1])
+
+    def _report(self, reason: str, seqs: list[int]) -> None:
+        self.dropped[reason] += len(seqs)
+        log.error(
+            "outbox=%s event=events_dropped reason=%s count=%d seq_ranges=%s max_events=%d max_bytes=%d",
+            self.path,
+            reason,
+            len(seqs),
+            _ranges(seqs),
+            self.settings.max_events,
+            self.settings.max_bytes,
+        )
+
+    # ---- reading and acknowledging ---------------------------------------------------------------
 
     def pending(self, after_seq: int, limit: int) -> list[OutboxItem]:
         """Up to ``limit`` stored events with ``seq`` greater than ``after_seq``, oldest first."""
@@ -120,6 +318,10 @@ class Outbox:
         ).fetchall()
         return [OutboxItem(seq, topic, bytes(payload)) for seq, topic, payload in rows]
 
+    def oldest_created(self) -> float | None:
+        row = self._require().execute("SELECT created FROM events ORDER BY seq LIMIT 1").fetchone()
+        return float(row[0]) if row else None
+
     def acknowledge(self, seqs: Iterable[int]) -> None:
         """The broker has these events: forget them."""
         params = [(seq,) for seq in seqs]
@@ -128,21 +330,81 @@ class Outbox:
         db = self._require()
         try:
             with _transaction(db):
+                lo, hi = min(params)[0], max(params)[0]
+                before = db.execute(
+                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                ).fetchone()
                 db.executemany("DELETE FROM events WHERE seq = ?", params)
+                after = db.execute(
+                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                ).fetchone()
         except sqlite3.Error as exc:
             # Not fatal: the events stay and are sent again after a restart (duplicates, never losses).
             log.error("outbox=%s event=ack_failed count=%d error=%s", self.path, len(params), exc)
             return
-        self.acknowledged += len(params)
+        self._count -= int(before[0]) - int(after[0])
+        self._bytes -= int(before[1]) - int(after[1])
+        self.acknowledged += int(before[0]) - int(after[0])
 
-    def pending_count(self) -> int:
-        row = self._require().execute("SELECT count(*) FROM events").fetchone()
-        return int(row[0])
+    # ---- internals -------------------------------------------------------------------------------
 
     def _require(self) -> sqlite3.Connection:
         if self._db is None:
             raise OutboxError("outbox is not open")
         return self._db
+
+    def _meta(self, key: str) -> int:
+        row = self._require().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._require().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _recount(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            row = self._require().execute("SELECT count(*), coalesce(sum(length(payload)), 0) FROM events").fetchone()
+            self._count, self._bytes = int(row[0]), int(row[1])
+
+    def _read_reserved(self) -> int:
+        try:
+            return int(self._seq_file.read_text(encoding="ascii").strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as exc:
+            log.error("outbox=%s event=seq_file_unreadable file=%s error=%s", self.path, self._seq_file, exc)
+            return 0
+
+    def _reserve(self, upto: int) -> None:
+        """Durably reserve seq numbers up to ``upto`` in the side file (write, fsync, rename)."""
+        tmp = self._seq_file.with_name(self._seq_file.name + ".tmp")
+        try:
+            with open(tmp, "w", encoding="ascii") as handle:
+                handle.write(f"{upto}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._seq_file)
+        except OSError as exc:
+            raise sqlite3.OperationalError(f"cannot reserve seq numbers in {self._seq_file}: {exc}") from exc
+        self._reserved = upto
+
+
+def _with_gap(row: tuple[int, str, str, bytes, float], gap: int) -> tuple[int, str, str, bytes, float]:
+    payload = json.loads(row[3])
+    payload["gap_before"] = payload.get("gap_before", 0) + gap
+    return (row[0], row[1], row[2], json.dumps(payload, separators=(",", ":")).encode(), row[4])
+
+
+def _ranges(seqs: list[int]) -> str:
+    """``[1,2,3,7,8]`` -> ``1-3,7-8``."""
+    out: list[str] = []
+    start = prev = seqs[0]
+    for seq in seqs[1:]:
+        if seq != prev + 1:
+            out.append(f"{start}-{prev}" if start != prev else str(start))
+            start = seq
+        prev = seq
+    out.append(f"{start}-{prev}" if start != prev else str(start))
+    return ",".join(out)
 
 
 class _transaction:
