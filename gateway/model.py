@@ -49,6 +49,8 @@ class LocationEvent:
     direction: str | None = None
     direction_confidence: float = 0.0
     static: bool = False
+    reason: str | None = None  # type "exception": why (no_read, barcode_without_tag, ...)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of other event types (barcode, gpi, ...)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int = 0
 
@@ -70,12 +72,16 @@ class LocationEvent:
             "first_seen": rfc3339(self.first_seen),
             "last_seen": rfc3339(self.last_seen),
         }
-        if self.type != "arrived":
+        if self.type in ("departed", "static"):
             payload["dwell_s"] = round(self.last_seen - self.first_seen, 3)
             payload["static"] = self.static
         if self.type == "departed":
             payload["direction"] = self.direction
             payload["direction_confidence"] = self.direction_confidence
+        if self.reason is not None:
+            payload["reason"] = self.reason
+        if self.extra:
+            payload.update(self.extra)
         return payload
 
 
