@@ -30,23 +30,85 @@ COUNTRY_CODE_US: Final = 840
 COMMUNICATIONS_STANDARD_FCC: Final = 1
 
 
-def capabilities_response(msg_id: int, antennas: int, requested: int = 0) -> bytes:
+@dataclass(frozen=True)
+class VendorProfile:
+    """What a reader family says about itself: enough for a client to pick its presets by."""
+
+    name: str
+    manufacturer_id: int
+    model_id: int
+    firmware: bytes
+    antennas: int  # default port count
+    gpis: int
+    gpos: int
+    tx_power_centi_dbm: tuple[int, ...]
+    rf_modes: tuple[tuple[int, ...], ...]
+
+
+# Impinj Speedway R420-like: IANA 25882, 4 ports, 10.00-32.50 dBm in 0.25 dB steps, AutoSet modes
+# (1000, 1002-1005) besides the fixed ones, 4 GPI / 4 GPO; accepts IMPINJ_ENABLE_EXTENSIONS.
+# Zebra FX9600-like: IANA 10642, 8 ports, 10.0-31.5 dBm in 0.1 dB steps, numbered modes, 4 GPI / 4 GPO.
+VENDORS: Final[dict[str, VendorProfile]] = {
+    "generic": VendorProfile("generic", MANUFACTURER_ID, MODEL_ID, FIRMWARE, 4, 2, 2, TX_POWER_CENTI_DBM, RF_MODES),
+    "impinj": VendorProfile(
+        "impinj",
+        25882,
+        2001002,
+        b"7.5.0.240",
+        4,
+        4,
+        4,
+        TX_POWER_CENTI_DBM,
+        (
+            *RF_MODES[:4],
+            (4, 1, 1, 2, 3, 160_000, 1500, 6250, 25000, 0),
+            *RF_MODES[4:],
+            *((mode, 1, 1, 2, 3, 40_000, 1500, 6250, 25000, 0) for mode in (1002, 1003, 1004, 1005)),
+        ),
+    ),
+    "zebra": VendorProfile(
+        "zebra",
+        10642,
+        9600,
+        b"3.10.30",
+        8,
+        4,
+        4,
+        tuple(range(1000, 3151, 10)),
+        tuple(
+            (mode, 1, m, 2, 3, bdr, 1500, 6250, 25000, 0)
+            for mode, m, bdr in (
+                (0, 0, 640_000),
+                (1, 1, 640_000),
+                (2, 2, 320_000),
+                (3, 4, 250_000),
+                (4, 8, 160_000),
+                (23, 4, 250_000),
+            )
+        ),
+    ),
+}
+
+
+def capabilities_response(msg_id: int, antennas: int, requested: int = 0, vendor: str = "generic") -> bytes:
     """`requested`: 0 all, 1 general device, 2 LLRP, 3 regulatory, 4 air protocol capabilities."""
+    profile = VENDORS[vendor]
     parts = {
-        1: general_device_capabilities(antennas),
+        1: general_device_capabilities(antennas, profile),
         2: llrp_capabilities(),
-        3: regulatory_capabilities(),
+        3: regulatory_capabilities(profile),
         4: f.tlv(f.P_C1G2_LLRP_CAPABILITIES, struct.pack("!BH", 0, 2)),
     }
     chosen = list(parts.values()) if requested == 0 else [parts[requested]]
     return f.response(f.GET_READER_CAPABILITIES_RESPONSE, msg_id, f.M_SUCCESS, "", *chosen)
 
 
-def general_device_capabilities(antennas: int) -> bytes:
+def general_device_capabilities(antennas: int, profile: VendorProfile | None = None) -> bytes:
+    p = profile or VENDORS["generic"]
     flags = 0x8000 | 0x4000  # CanSetAntennaProperties, HasUTCClockCapability
-    fixed = struct.pack("!HHIIH", antennas, flags, MANUFACTURER_ID, MODEL_ID, len(FIRMWARE)) + FIRMWARE
+    fixed = struct.pack("!HHIIH", antennas, flags, p.manufacturer_id, p.model_id, len(p.firmware)) + p.firmware
     sensitivity = f.tlv(f.P_RECEIVE_SENSITIVITY_TABLE_ENTRY, struct.pack("!Hh", 1, 0))
-    gpio = f.tlv(f.P_GPIO_CAPABILITIES, struct.pack("!HH", 0, 0))
+    gpio = f.tlv(f.P_GPIO_CAPABILITIES, struct.pack("!HH", p.gpis, p.gpos))
     air = b"".join(
         f.tlv(f.P_PER_ANTENNA_AIR_PROTOCOL, struct.pack("!HHB", ant, 1, 1)) for ant in range(1, antennas + 1)
     )
@@ -58,10 +120,11 @@ def llrp_capabilities() -> bytes:
     return f.tlv(f.P_LLRP_CAPABILITIES, struct.pack("!BBHIIIII", 0x40, 0, 0, 1, 1, 1, 16, 1))
 
 
-def regulatory_capabilities() -> bytes:
+def regulatory_capabilities(profile: VendorProfile | None = None) -> bytes:
+    p = profile or VENDORS["generic"]
     power = b"".join(
         f.tlv(f.P_TRANSMIT_POWER_LEVEL_TABLE_ENTRY, struct.pack("!Hh", i, value))
-        for i, value in enumerate(TX_POWER_CENTI_DBM, start=1)
+        for i, value in enumerate(p.tx_power_centi_dbm, start=1)
     )
     hop_table = f.tlv(
         f.P_FREQUENCY_HOP_TABLE,
@@ -76,13 +139,11 @@ def regulatory_capabilities() -> bytes:
                 f.P_UHF_C1G2_RF_MODE_TABLE_ENTRY,
                 struct.pack("!IBBBBIIIII", mode_id, dr << 7, m, flm, smi, bdr, pie, tmin, tmax, tstep),
             )
-            for mode_id, dr, m, flm, smi, bdr, pie, tmin, tmax, tstep in RF_MODES
+            for mode_id, dr, m, flm, smi, bdr, pie, tmin, tmax, tstep in p.rf_modes
         ),
     )
     band = f.tlv(f.P_UHF_BAND_CAPABILITIES, power, frequency_info, modes)
-    return f.tlv(
-        f.P_REGULATORY_CAPABILITIES, struct.pack("!HH", COUNTRY_CODE_US, COMMUNICATIONS_STANDARD_FCC), band
-    )
+    return f.tlv(f.P_REGULATORY_CAPABILITIES, struct.pack("!HH", COUNTRY_CODE_US, COMMUNICATIONS_STANDARD_FCC), band)
 
 
 @dataclass
@@ -93,9 +154,7 @@ class ReaderConfig:
     ro_report_trigger: int = 0
     ro_report_n: int = 0
     selector: f.ContentSelector = field(
-        default_factory=lambda: f.ContentSelector(
-            antenna_id=True, peak_rssi=True, last_seen=True, tag_seen_count=True
-        )
+        default_factory=lambda: f.ContentSelector(antenna_id=True, peak_rssi=True, last_seen=True, tag_seen_count=True)
     )
     events: dict[int, bool] = field(default_factory=dict)
     hold_events_on_reconnect: bool = False
@@ -117,9 +176,7 @@ def reader_config_response(msg_id: int, antennas: int, config: ReaderConfig) -> 
         for ant in range(1, antennas + 1)
     )
     event_states = b"".join(
-        f.tlv(
-            f.P_EVENT_NOTIFICATION_STATE, struct.pack("!HB", event, 0x80 if config.events.get(event) else 0)
-        )
+        f.tlv(f.P_EVENT_NOTIFICATION_STATE, struct.pack("!HB", event, 0x80 if config.events.get(event) else 0))
         for event in range(9)
     )
     return f.response(

@@ -9,8 +9,10 @@ import sys
 import threading
 from types import FrameType
 
+from simulators.llrp.capabilities import VENDORS
+from simulators.llrp.faults import parse_fault, parse_gpi
 from simulators.llrp.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
-from simulators.llrp.server import LLRPSimulator
+from simulators.llrp.server import QUIRKS, LLRPSimulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,13 +35,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="scenario time runs this many times faster than real time (default 1.0)",
     )
+    parser.add_argument(
+        "--vendor",
+        default="generic",
+        choices=sorted(VENDORS),
+        help="capability set: impinj (R420-like), zebra (FX9600-like) or generic (default)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="drop-after=S, silent-after=S, garbage-after=S, antenna-off=A@S, antenna-on=A@S "
+        "(seconds from the first client connection; repeatable)",
+    )
+    parser.add_argument(
+        "--gpi", action="append", default=[], metavar="PORT@START+DURATION", help="a GPI pulse, e.g. 1@2s+300ms"
+    )
+    parser.add_argument(
+        "--quirk", action="append", default=[], choices=list(QUIRKS), help="misbehave like some readers"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
-def default_antennas(scenario: Scenario) -> int:
-    """4 like a common portal reader, more if the scenario reads on higher antenna ids."""
-    return max(4, *scenario.antennas_used())
+def default_antennas(scenario: Scenario, vendor: str = "generic") -> int:
+    """The vendor's port count (4 for generic and Impinj, 8 for Zebra), more if the scenario reads on
+    higher antenna ids."""
+    return max(VENDORS[vendor].antennas, *scenario.antennas_used())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             scenario,
             host=args.host,
             port=args.port,
-            antennas=args.antennas if args.antennas is not None else default_antennas(scenario),
+            antennas=args.antennas if args.antennas is not None else default_antennas(scenario, args.vendor),
             loop=args.loop,
             speed=args.speed,
+            vendor=args.vendor,
+            faults=[parse_fault(x) for x in args.fault],
+            gpi=[parse_gpi(x) for x in args.gpi],
+            quirks=args.quirk,
         )
         sim.start()
     except (ScenarioError, ValueError) as exc:

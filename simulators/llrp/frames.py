@@ -92,11 +92,13 @@ P_TAG_OBSERVATION_TRIGGER: Final = 185
 P_ACCESS_SPEC: Final = 207
 P_LLRP_CONFIGURATION_STATE_VALUE: Final = 217
 P_IDENTIFICATION: Final = 218
+P_GPO_WRITE_DATA: Final = 219
 P_KEEPALIVE_SPEC: Final = 220
 P_ANTENNA_PROPERTIES: Final = 221
 P_ANTENNA_CONFIGURATION: Final = 222
 P_RF_RECEIVER: Final = 223
 P_RF_TRANSMITTER: Final = 224
+P_GPI_PORT_CURRENT_STATE: Final = 225
 P_EVENTS_AND_REPORTS: Final = 226
 P_RO_REPORT_SPEC: Final = 237
 P_TAG_REPORT_CONTENT_SELECTOR: Final = 238
@@ -106,6 +108,8 @@ P_EPC_DATA: Final = 241
 P_READER_EVENT_NOTIFICATION_SPEC: Final = 244
 P_EVENT_NOTIFICATION_STATE: Final = 245
 P_READER_EVENT_NOTIFICATION_DATA: Final = 246
+P_GPI_EVENT: Final = 248
+P_ANTENNA_EVENT: Final = 255
 P_CONNECTION_ATTEMPT_EVENT: Final = 256
 P_LLRP_STATUS: Final = 287
 P_UHF_C1G2_RF_MODE_TABLE: Final = 328
@@ -216,15 +220,11 @@ class FrameParser:
             word, length, msg_id = HEADER.unpack_from(buf, pos)
             version = (word >> 10) & 0x7
             if version != LLRP_VERSION:
-                self._broken = FrameError(
-                    f"unsupported LLRP version {version}", M_UNSUPPORTED_VERSION, msg_id
-                )
+                self._broken = FrameError(f"unsupported LLRP version {version}", M_UNSUPPORTED_VERSION, msg_id)
             elif length < HEADER_SIZE:
                 self._broken = FrameError(f"message length {length} < {HEADER_SIZE}", M_FIELD_ERROR, msg_id)
             elif length > self._max_size:
-                self._broken = FrameError(
-                    f"message length {length} exceeds {self._max_size}", M_FIELD_ERROR, msg_id
-                )
+                self._broken = FrameError(f"message length {length} exceeds {self._max_size}", M_FIELD_ERROR, msg_id)
             if self._broken is not None:
                 del buf[:]
                 raise self._broken
@@ -265,9 +265,7 @@ def iter_params(data: bytes | memoryview, offset: int = 0) -> Iterator[Param]:
         ptype, length = _TLV_HEADER.unpack_from(data, pos)
         ptype &= 0x3FF
         if length < 4 or pos + length > end:
-            raise ParameterError(
-                f"parameter {ptype} at byte {pos} has length {length}, {end - pos} bytes left"
-            )
+            raise ParameterError(f"parameter {ptype} at byte {pos} has length {length}, {end - pos} bytes left")
         yield Param(ptype, bytes(data[pos + 4 : pos + length]), False)
         pos += length
 
@@ -300,9 +298,7 @@ def llrp_status(code: int = M_SUCCESS, description: str = "") -> bytes:
     return tlv(P_LLRP_STATUS, struct.pack("!HH", code, len(desc)), desc)
 
 
-def response(
-    msg_type: int, msg_id: int, code: int = M_SUCCESS, description: str = "", *extra: bytes
-) -> bytes:
+def response(msg_type: int, msg_id: int, code: int = M_SUCCESS, description: str = "", *extra: bytes) -> bytes:
     """A response carrying LLRPStatus first, then any further parameters."""
     return message(msg_type, msg_id, llrp_status(code, description) + b"".join(extra))
 
@@ -322,6 +318,21 @@ def connection_attempt_event(msg_id: int, status: int, micros: int) -> bytes:
         tlv(P_CONNECTION_ATTEMPT_EVENT, _U16.pack(status)),
     )
     return message(READER_EVENT_NOTIFICATION, msg_id, data)
+
+
+def reader_event(msg_id: int, micros: int, event: bytes) -> bytes:
+    """READER_EVENT_NOTIFICATION carrying one event parameter (GPIEvent, AntennaEvent, ...)."""
+    return message(
+        READER_EVENT_NOTIFICATION, msg_id, tlv(P_READER_EVENT_NOTIFICATION_DATA, utc_timestamp(micros), event)
+    )
+
+
+def gpi_event(port: int, state: bool) -> bytes:
+    return tlv(P_GPI_EVENT, struct.pack("!HB", port, 0x80 if state else 0))
+
+
+def antenna_event(antenna: int, connected: bool) -> bytes:
+    return tlv(P_ANTENNA_EVENT, struct.pack("!BH", 1 if connected else 0, antenna))
 
 
 def keepalive(msg_id: int) -> bytes:

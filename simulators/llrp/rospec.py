@@ -84,9 +84,7 @@ def parse_rospec(body: bytes) -> ROSpec:
                     ai_duration = duration
                 for obs in f.iter_params(sub.value, _TRIGGER.size):
                     if obs.type == f.P_TAG_OBSERVATION_TRIGGER and kind == AI_STOP_TAG_OBSERVATION:
-                        trig, _, n, _, _, timeout = f.unpack_exact(
-                            _TAG_OBSERVATION, obs.value, "TagObservationTrigger"
-                        )
+                        trig, _, n, _, _, timeout = f.unpack_exact(_TAG_OBSERVATION, obs.value, "TagObservationTrigger")
                         if trig == UPON_N_TAGS:
                             obs_n, obs_timeout = n, timeout
         elif param.type == f.P_RO_REPORT_SPEC:

@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from simulators.llrp.epc import EPCError, sgtin96, sscc96
+
+if TYPE_CHECKING:
+    from simulators.llrp.faults import Fault, GpiPulse
 
 
 class ScenarioError(ValueError):
@@ -93,6 +96,8 @@ class Scenario:
     static_tags: tuple[StaticTag, ...] = ()
     category: str | None = None  # "clean" or "noisy"
     site: dict[str, Any] | None = None  # the gateway config the scenario is meant for, untouched
+    faults: tuple[Fault, ...] = ()  # connection faults and antenna events (simulators/llrp/faults.py)
+    gpi: tuple[GpiPulse, ...] = ()  # GPI pulses
 
     @property
     def duration_s(self) -> float:
@@ -183,6 +188,8 @@ _TOP_FIELDS = {
     "site",
     "pallets",
     "static_tags",
+    "faults",
+    "gpi",
 }
 
 
@@ -220,6 +227,10 @@ def scenario_from_dict(data: object, default_name: str = "scenario") -> Scenario
                 raise ScenarioError(f"{field_path}: EPC {epc} is also on {seen[epc]}")
             seen[epc] = owner
     min_rssi = top.get("min_rssi")
+    from simulators.llrp.faults import faults_from_list, gpi_from_list
+
+    faults = faults_from_list(top["faults"]) if "faults" in top else ()
+    gpi = gpi_from_list(top["gpi"]) if "gpi" in top else ()
     return Scenario(
         name=name,
         description=_string(top.get("description", ""), "description"),
@@ -233,6 +244,8 @@ def scenario_from_dict(data: object, default_name: str = "scenario") -> Scenario
         static_tags=static_tags,
         category=category,
         site=site,
+        faults=faults,
+        gpi=gpi,
     )
 
 
@@ -301,14 +314,10 @@ def _tag(raw: object, path: str) -> list[str]:
                 raise ScenarioError(f"{path}.epc: expected a quoted hex string, got {spec!r}")
             epc = spec.strip().upper()
             if not re.fullmatch(r"(?:[0-9A-F]{4}){1,31}", epc):
-                raise ScenarioError(
-                    f"{path}.epc: expected hex, a multiple of 4 digits (16-bit words), got {spec!r}"
-                )
+                raise ScenarioError(f"{path}.epc: expected hex, a multiple of 4 digits (16-bit words), got {spec!r}")
             return [epc]
         if kind == "sgtin":
-            s = _mapping(
-                spec, f"{path}.sgtin", {"company_prefix", "item_reference", "serial", "count", "filter"}
-            )
+            s = _mapping(spec, f"{path}.sgtin", {"company_prefix", "item_reference", "serial", "count", "filter"})
             serial = int(_number(s.get("serial", 1), f"{path}.sgtin.serial", low=0, integer=True))
             count = int(_number(s.get("count", 1), f"{path}.sgtin.count", low=1, high=100_000, integer=True))
             filt = int(_number(s.get("filter", 1), f"{path}.sgtin.filter", low=0, high=7, integer=True))
@@ -377,12 +386,8 @@ def _antennas(raw: object, path: str) -> tuple[dict[int, float], dict[int, tuple
             raise ScenarioError(f"{path}: antenna id must be an integer 1-65535, got {key!r}")
         if isinstance(rssi, list):
             if len(rssi) < 2:
-                raise ScenarioError(
-                    f"{path}[{key}]: a profile needs at least 2 RSSI values (start, end), got {rssi!r}"
-                )
-            knots = tuple(
-                _number(v, f"{path}[{key}][{i}]", low=-128.0, high=127.0) for i, v in enumerate(rssi)
-            )
+                raise ScenarioError(f"{path}[{key}]: a profile needs at least 2 RSSI values (start, end), got {rssi!r}")
+            knots = tuple(_number(v, f"{path}[{key}][{i}]", low=-128.0, high=127.0) for i, v in enumerate(rssi))
             profiles[key] = knots
             peaks[key] = max(knots)
         else:

@@ -15,11 +15,12 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from simulators.llrp import frames as f
-from simulators.llrp.capabilities import ReaderConfig, capabilities_response, reader_config_response
+from simulators.llrp.capabilities import VENDORS, ReaderConfig, capabilities_response, reader_config_response
+from simulators.llrp.faults import Fault, GpiPulse
 from simulators.llrp.rospec import (
     START_IMMEDIATE,
     STATE_ACTIVE,
@@ -36,6 +37,23 @@ TICK_S = 0.02
 MAX_TAGS_PER_REPORT = 1000
 SEND_TIMEOUT_S = 10.0
 _ID = struct.Struct("!I")
+
+# EventNotificationState event types (section 16.2.6.7.1)
+EVENT_GPI = 1
+EVENT_ANTENNA = 8
+QUIRKS = ("error-on-events-and-reports",)
+
+
+class _Drop(Exception):
+    """A scheduled fault: close this client's connection now."""
+
+
+@dataclass(frozen=True)
+class _Scheduled:
+    at_s: float
+    kind: str  # drop, silent, garbage, antenna-off, antenna-on, gpi-on, gpi-off
+    number: int = 0  # antenna or GPI port
+
 
 # ROReportTrigger values (section 16.2.7.1)
 _UPON_N_TAGS = (1, 2)
@@ -88,6 +106,10 @@ class LLRPSimulator:
         antennas: int = 4,
         loop: bool = False,
         speed: float = 1.0,
+        vendor: str = "generic",
+        faults: Sequence[Fault] = (),
+        gpi: Sequence[GpiPulse] = (),
+        quirks: Sequence[str] = (),
     ) -> None:
         if not 1 <= antennas <= 64:
             raise ValueError(f"antennas: expected 1-64, got {antennas}")
@@ -98,6 +120,25 @@ class LLRPSimulator:
         self.antennas = antennas
         self.loop = loop
         self.speed = speed
+        if vendor not in VENDORS:
+            raise ValueError(f"vendor: expected one of {', '.join(VENDORS)}, got {vendor!r}")
+        unknown_quirks = sorted(set(quirks) - set(QUIRKS))
+        if unknown_quirks:
+            raise ValueError(f"quirk: expected one of {', '.join(QUIRKS)}, got {unknown_quirks[0]!r}")
+        self.vendor = vendor
+        self.quirks = frozenset(quirks)
+        items = [_Scheduled(x.after_s, x.kind, x.antenna) for x in (*scenario.faults, *faults)]
+        for pulse in (*scenario.gpi, *gpi):
+            items += [
+                _Scheduled(pulse.at_s, "gpi-on", pulse.port),
+                _Scheduled(pulse.at_s + pulse.duration_s, "gpi-off", pulse.port),
+            ]
+        self._schedule = sorted(items, key=lambda x: x.at_s)  # consumed from the front
+        self._schedule_t0: float | None = None  # when the first client connected
+        self.gpo_writes: list[tuple[int, bool]] = []  # (port, state), in order: tests assert on them
+        self.close_connections = 0  # CLOSE_CONNECTION requests received
+        self.disconnected_antennas: set[int] = set()
+        self.gpi_state: dict[int, bool] = {}
         self._requested_port = port
         self._port = 0
         self._listener: socket.socket | None = None
@@ -133,13 +174,15 @@ class LLRPSimulator:
             )
             self._acceptor.start()
         log.info(
-            "event=listening host=%s port=%d scenario=%s antennas=%d speed=%s loop=%s",
+            "event=listening host=%s port=%d scenario=%s antennas=%d speed=%s loop=%s vendor=%s scheduled=%d",
             self.host,
             self._port,
             self.scenario.name,
             self.antennas,
             self.speed,
             self.loop,
+            self.vendor,
+            len(self._schedule),
         )
 
     def stop(self) -> None:
@@ -199,9 +242,7 @@ class LLRPSimulator:
             log.info("event=client_refused peer=%s reason=client_connection_exists", peer)
             try:
                 conn.settimeout(1.0)
-                conn.sendall(
-                    f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, _now_micros())
-                )
+                conn.sendall(f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, _now_micros()))
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
@@ -231,12 +272,13 @@ class _Session:
         self.closing = False
         self.next_keepalive: float | None = None
         self.reads_sent = 0
+        self.silent = False  # half-open fault: nothing is sent or answered any more
         self.thread = threading.Thread(target=self._run, name=f"llrp-sim-client-{peer}", daemon=True)
         self.handlers: dict[int, Callable[[f.Frame], None]] = {
             f.GET_READER_CAPABILITIES: self._get_capabilities,
             f.GET_READER_CONFIG: self._get_config,
             f.SET_READER_CONFIG: self._set_config,
-            f.ENABLE_EVENTS_AND_REPORTS: self._ignore,
+            f.ENABLE_EVENTS_AND_REPORTS: self._enable_events_and_reports,
             f.KEEPALIVE_ACK: self._ignore,
             f.ADD_ROSPEC: self._add_rospec,
             f.DELETE_ROSPEC: self._delete_rospec,
@@ -270,6 +312,8 @@ class _Session:
 
     def _run(self) -> None:
         log.info("event=client_connected peer=%s", self.peer)
+        if self.sim._schedule_t0 is None:
+            self.sim._schedule_t0 = time.monotonic()
         reason = "closed"
         try:
             self._send(f.connection_attempt_event(self._reader_msg_id(), f.CONN_SUCCESS, _now_micros()))
@@ -286,6 +330,8 @@ class _Session:
                             break
                         self._receive(data)
                     self._tick(time.monotonic())
+        except _Drop:
+            reason = "fault_drop"
         except f.FrameError as exc:
             reason = "bad_frame"
             log.warning("event=bad_frame peer=%s error=%r", self.peer, str(exc))
@@ -309,14 +355,14 @@ class _Session:
             )
 
     def _receive(self, data: bytes) -> None:
+        if self.silent:
+            return
         for frame in self.parser.feed(data):
             if self.closing:
                 return
             handler = self.handlers.get(frame.msg_type)
             if handler is None:
-                log.info(
-                    "event=unsupported_message peer=%s type=%d id=%d", self.peer, frame.msg_type, frame.msg_id
-                )
+                log.info("event=unsupported_message peer=%s type=%d id=%d", self.peer, frame.msg_type, frame.msg_id)
                 self._send(
                     f.error_message(
                         frame.msg_id,
@@ -338,7 +384,39 @@ class _Session:
                 self._send(f.error_message(frame.msg_id, exc.status, str(exc)))
 
     def _send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        if not self.silent:
+            self.sock.sendall(data)
+
+    # ---- scheduled faults, antenna events and GPI ------------------------------------------------
+
+    def _run_schedule(self, now: float) -> None:
+        sim = self.sim
+        t0 = sim._schedule_t0
+        while sim._schedule and t0 is not None and now - t0 >= sim._schedule[0].at_s:
+            item = sim._schedule.pop(0)
+            log.info(
+                "event=scheduled kind=%s number=%d at_s=%.3f peer=%s", item.kind, item.number, item.at_s, self.peer
+            )
+            if item.kind == "drop":
+                raise _Drop()
+            if item.kind == "silent":
+                self.silent = True
+            elif item.kind == "garbage":
+                # version 7 and a length below the header size: no client can re-synchronise after it
+                self.sock.sendall(f.HEADER.pack((7 << 10) | f.RO_ACCESS_REPORT, 3, 0) + b"\xde\xad")
+            elif item.kind in ("antenna-off", "antenna-on"):
+                connected = item.kind == "antenna-on"
+                (sim.disconnected_antennas.discard if connected else sim.disconnected_antennas.add)(item.number)
+                if self.config.events.get(EVENT_ANTENNA):
+                    self._send(
+                        f.reader_event(self._reader_msg_id(), _now_micros(), f.antenna_event(item.number, connected))
+                    )
+            else:
+                state = item.kind == "gpi-on"
+                sim.gpi_state[item.number] = state
+                log.info("event=gpi port=%d state=%d", item.number, int(state))
+                if self.config.events.get(EVENT_GPI):
+                    self._send(f.reader_event(self._reader_msg_id(), _now_micros(), f.gpi_event(item.number, state)))
 
     def _reader_msg_id(self) -> int:
         msg_id = self.next_msg_id
@@ -348,6 +426,9 @@ class _Session:
     # ---- time: reads, reports, keepalives ----------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        self._run_schedule(now)
+        if self.silent:
+            return
         inv = self.inventory
         if inv is not None:
             self._collect(inv, now)
@@ -389,7 +470,10 @@ class _Session:
         epoch = inv.epoch_start
         speed = self.sim.speed
         append = inv.buffer.append
+        off = self.sim.disconnected_antennas
         for r in reads:
+            if off and r.antenna in off:
+                continue
             append(encode(prefix(r.epc), r.antenna, r.rssi, int((epoch + r.t_s / speed) * 1_000_000)))
 
     def _send_report(self, inv: _Inventory, count: int) -> None:
@@ -412,9 +496,7 @@ class _Session:
             if self.inventory.rospec.rospec_id == rospec.rospec_id:
                 return
             self._end_inventory(STATE_INACTIVE)
-        trigger = (
-            rospec.report_trigger if rospec.report_trigger is not None else self.config.ro_report_trigger
-        )
+        trigger = rospec.report_trigger if rospec.report_trigger is not None else self.config.ro_report_trigger
         n = rospec.report_n if rospec.report_trigger is not None else self.config.ro_report_n
         selector = rospec.selector or self.config.selector
         report_n = n if trigger in _UPON_N_TAGS and n else rospec.observation_n
@@ -493,7 +575,7 @@ class _Session:
         (requested,) = f.unpack_exact(struct.Struct("!B"), frame.body, "GET_READER_CAPABILITIES")
         if requested > 4:
             raise f.ParameterError(f"RequestedData: expected 0-4, got {requested}", f.M_FIELD_ERROR)
-        self._send(capabilities_response(frame.msg_id, self.sim.antennas, requested))
+        self._send(capabilities_response(frame.msg_id, self.sim.antennas, requested, self.sim.vendor))
 
     def _get_config(self, frame: f.Frame) -> None:
         f.unpack_exact(struct.Struct("!BHHH"), frame.body, "GET_READER_CONFIG")
@@ -513,9 +595,7 @@ class _Session:
             if p.type == f.P_KEEPALIVE_SPEC:
                 kind, interval = f.unpack_exact(struct.Struct("!BI"), p.value, "KeepaliveSpec")
                 if kind == 1 and interval == 0:
-                    raise f.ParameterError(
-                        "KeepaliveSpec.TimeInterval: must be > 0 for periodic", f.M_FIELD_ERROR
-                    )
+                    raise f.ParameterError("KeepaliveSpec.TimeInterval: must be > 0 for periodic", f.M_FIELD_ERROR)
                 config.keepalive_ms = interval if kind == 1 else 0
             elif p.type == f.P_RO_REPORT_SPEC:
                 trigger, n = f.unpack_exact(struct.Struct("!BH"), p.value, "ROReportSpec")
@@ -527,10 +607,12 @@ class _Session:
             elif p.type == f.P_READER_EVENT_NOTIFICATION_SPEC:
                 for sub in f.iter_params(p.value):
                     if sub.type == f.P_EVENT_NOTIFICATION_STATE:
-                        event, state = f.unpack_exact(
-                            struct.Struct("!HB"), sub.value, "EventNotificationState"
-                        )
+                        event, state = f.unpack_exact(struct.Struct("!HB"), sub.value, "EventNotificationState")
                         config.events[event] = bool(state & 0x80)
+            elif p.type == f.P_GPO_WRITE_DATA:
+                port, data = f.unpack_exact(struct.Struct("!HB"), p.value, "GPOWriteData")
+                self.sim.gpo_writes.append((port, bool(data & 0x80)))
+                log.info("event=gpo port=%d state=%d peer=%s", port, int(bool(data & 0x80)), self.peer)
             elif p.type == f.P_EVENTS_AND_REPORTS:
                 (hold,) = f.unpack_exact(struct.Struct("!B"), p.value, "EventsAndReports")
                 config.hold_events_on_reconnect = bool(hold & 0x80)
@@ -548,9 +630,7 @@ class _Session:
             )
         rospec = parse_rospec(specs[0].value)
         if rospec.rospec_id in self.rospecs:
-            self._fail(
-                f.ADD_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"ROSpecID {rospec.rospec_id} already exists"
-            )
+            self._fail(f.ADD_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"ROSpecID {rospec.rospec_id} already exists")
             return
         self.rospecs[rospec.rospec_id] = rospec
         log.info("event=rospec_added peer=%s rospec_id=%d", self.peer, rospec.rospec_id)
@@ -593,9 +673,7 @@ class _Session:
         rospec_id = self._spec_id(frame, "START_ROSPEC")
         rospec = self.rospecs.get(rospec_id)
         if rospec is None:
-            self._fail(
-                f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"no ROSpec with ROSpecID {rospec_id}"
-            )
+            self._fail(f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"no ROSpec with ROSpecID {rospec_id}")
             return
         if rospec.state == STATE_DISABLED:
             self._fail(f.START_ROSPEC_RESPONSE, frame, f.M_FIELD_ERROR, f"ROSpec {rospec_id} is disabled")
@@ -633,9 +711,7 @@ class _Session:
                 f.M_MISSING_PARAMETER if not specs else f.M_UNEXPECTED_PARAMETER,
             )
         raw = specs[0].value
-        access_id, _antenna, _protocol, flags, _rospec = f.unpack_exact(
-            struct.Struct("!IHBBI"), raw, "AccessSpec"
-        )
+        access_id, _antenna, _protocol, flags, _rospec = f.unpack_exact(struct.Struct("!IHBBI"), raw, "AccessSpec")
         for _ in f.iter_params(raw, 12):
             pass
         if access_id == 0 or access_id in self.access_specs:
@@ -689,7 +765,14 @@ class _Session:
             self._collect(inv, time.monotonic())
             self._flush(inv)
 
+    def _enable_events_and_reports(self, frame: f.Frame) -> None:
+        # The message needs no answer; some readers and emulators answer it with ERROR_MESSAGE anyway.
+        if "error-on-events-and-reports" in self.sim.quirks:
+            self._send(f.error_message(frame.msg_id, f.M_UNSUPPORTED_MESSAGE, "unsupported"))
+
     def _close_connection(self, frame: f.Frame) -> None:
+        self.sim.close_connections += 1
+        log.info("event=close_connection peer=%s", self.peer)
         self._end_inventory(STATE_INACTIVE)
         self._ok(f.CLOSE_CONNECTION_RESPONSE, frame)
         self.closing = True
@@ -698,9 +781,7 @@ class _Session:
         vendor, subtype = f.unpack_exact(struct.Struct("!IB"), frame.body, "CUSTOM_MESSAGE")
         if vendor == f.IMPINJ_VENDOR_ID and subtype == f.IMPINJ_ENABLE_EXTENSIONS:
             self._send(
-                f.custom_message(
-                    f.IMPINJ_VENDOR_ID, f.IMPINJ_ENABLE_EXTENSIONS_RESPONSE, frame.msg_id, f.llrp_status()
-                )
+                f.custom_message(f.IMPINJ_VENDOR_ID, f.IMPINJ_ENABLE_EXTENSIONS_RESPONSE, frame.msg_id, f.llrp_status())
             )
             return
         self._send(

@@ -1,0 +1,219 @@
+"""LLRP bytes for the driver: an incremental frame splitter, sllurp's codec for the control messages,
+and a fast path for RO_ACCESS_REPORT.
+
+sllurp's ``LLRPMessage`` encodes and decodes every control message; it stays the codec for those.
+Tag reports are the hot path: sllurp builds a dict per parameter and decodes about 55k-105k tags/s,
+while the ``struct.unpack_from`` walk in :func:`decode_tag_reports` does several times that
+(``benchmarks/llrp_decode.py`` prints both). The fast path is checked against sllurp on randomized
+reports (``tests/test_llrp_wire.py``); a report it cannot walk falls back to sllurp.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final, NamedTuple
+
+from sllurp.llrp import LLRPMessage
+from sllurp.llrp_proto import Param_struct
+
+HEADER: Final = struct.Struct("!HII")
+HEADER_SIZE: Final = 10
+MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+
+RO_ACCESS_REPORT: Final = 61
+KEEPALIVE: Final = 62
+READER_EVENT_NOTIFICATION: Final = 63
+ERROR_MESSAGE: Final = 100
+
+# Sizes of TV parameter values (without the type byte), LLRP 1.0.1 section 16.2.
+_TV_SIZES: Final = (0, 2, 8, 8, 8, 8, 1, 2, 2, 4, 2, 2, 2, 12, 2, 2, 4, 2, 4)
+_TLV: Final = struct.Struct("!HH")
+_U16: Final = struct.Struct("!H")
+_I8: Final = struct.Struct("!b")
+_U64: Final = struct.Struct("!Q")
+
+
+def _encode_gpo_write_data(par: dict[str, Any], _info: Any) -> bytes:
+    return struct.pack("!HB", int(par["GPOPortNumber"]), 0x80 if par["GPOData"] else 0)
+
+
+# sllurp 3.0.5 decodes GPOWriteData but has no encoder for it: it logs "No encoder found" and leaves
+# the parameter out of SET_READER_CONFIG, so a GPO write would silently do nothing.
+Param_struct["GPOWriteData"].setdefault("encode", _encode_gpo_write_data)
+
+
+class FrameError(ValueError):
+    """A frame header that cannot be trusted: the byte stream cannot be split any further."""
+
+
+class FrameSplitter:
+    """Feed bytes as they arrive, get whole LLRP messages (header included) back.
+
+    Frames may be split at any byte or come many to a segment. A bad header (version other than 1,
+    length below 10 or above 16 MiB) raises FrameError and the splitter refuses further input.
+    """
+
+    def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self._max = max_size
+        self._broken: FrameError | None = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._broken is not None:
+            raise self._broken
+        buf = self._buf
+        buf += data
+        frames: list[bytes] = []
+        pos, end = 0, len(buf)
+        while end - pos >= HEADER_SIZE:
+            word, length, _msg_id = HEADER.unpack_from(buf, pos)
+            version = (word >> 10) & 0x7
+            if version != 1 or length < HEADER_SIZE or length > self._max:
+                self._broken = FrameError(f"bad LLRP header: version {version}, length {length}")
+                buf.clear()
+                raise self._broken
+            if end - pos < length:
+                break
+            frames.append(bytes(buf[pos : pos + length]))
+            pos += length
+        if pos:
+            del buf[:pos]
+        return frames
+
+
+def message_type(frame: bytes) -> int:
+    return int(_U16.unpack_from(frame)[0]) & 0x3FF
+
+
+def message_id(frame: bytes) -> int:
+    return int(HEADER.unpack_from(frame)[2])
+
+
+def encode(name: str, msg_id: int, fields: dict[str, Any] | None = None) -> bytes:
+    """One LLRP message from sllurp's dict form: ``encode("ENABLE_ROSPEC", 7, {"ROSpecID": 1})``."""
+    body = dict(fields or {})
+    body["ID"] = msg_id
+    msgbytes: bytes = LLRPMessage(msgdict={name: body}).msgbytes
+    return msgbytes
+
+
+def decode(frame: bytes) -> tuple[str, dict[str, Any]]:
+    """A whole message (header included) -> (sllurp's message name, its fields)."""
+    msg = LLRPMessage(msgbytes=frame)
+    name: str = msg.getName()
+    return name, msg.msgdict[name]
+
+
+class TagReport(NamedTuple):
+    """One TagReportData: the fields the gateway uses; None when the reader did not send one."""
+
+    epc: str  # uppercase hex
+    antenna: int | None
+    rssi: int | None
+    first_seen_us: int | None
+    last_seen_us: int | None
+    seen_count: int | None
+
+
+class UndecodableReport(ValueError):
+    """The fast path cannot walk this report (an unknown TV parameter, a truncated one)."""
+
+
+def decode_tag_reports(frame: bytes) -> list[TagReport]:
+    """The TagReportData of one RO_ACCESS_REPORT (header included), walked with ``struct.unpack_from``.
+
+    Reads EPC-96 (TV 13), EPCData (TLV 241), AntennaID (1), PeakRSSI (6), First/LastSeenTimestampUTC
+    (2/4, Uptime 3/5 when UTC is absent), TagSeenCount (8); skips every other TV it knows the size of
+    and every other TLV (Custom 1023, C1G2 read results, ...). Top-level parameters other than
+    TagReportData (RFSurveyReportData, Custom) are skipped.
+    """
+    out: list[TagReport] = []
+    end = len(frame)
+    pos = HEADER_SIZE
+    unpack_tlv = _TLV.unpack_from
+    while pos < end:
+        if end - pos < 4:
+            raise UndecodableReport(f"truncated parameter header at byte {pos}")
+        ptype, length = unpack_tlv(frame, pos)
+        if length < 4 or pos + length > end:
+            raise UndecodableReport(f"parameter {ptype & 0x3FF} at byte {pos}: bad length {length}")
+        if ptype & 0x3FF == 240:
+            out.append(_tag_report(frame, pos + 4, pos + length))
+        pos += length
+    return out
+
+
+def _tag_report(data: bytes, pos: int, end: int) -> TagReport:
+    epc = ""
+    antenna = rssi = first = last = count = first_up = last_up = None
+    tv_sizes = _TV_SIZES
+    while pos < end:
+        first_byte = data[pos]
+        if first_byte & 0x80:
+            ptype = first_byte & 0x7F
+            if ptype >= len(tv_sizes) or not tv_sizes[ptype]:
+                raise UndecodableReport(f"unknown TV parameter {ptype}")
+            value = pos + 1
+            pos = value + tv_sizes[ptype]
+            if pos > end:
+                raise UndecodableReport(f"TV parameter {ptype} truncated")
+            if ptype == 13:
+                epc = data[value:pos].hex().upper()
+            elif ptype == 1:
+                antenna = _U16.unpack_from(data, value)[0]
+            elif ptype == 6:
+                rssi = _I8.unpack_from(data, value)[0]
+            elif ptype == 4:
+                last = _U64.unpack_from(data, value)[0]
+            elif ptype == 2:
+                first = _U64.unpack_from(data, value)[0]
+            elif ptype == 8:
+                count = _U16.unpack_from(data, value)[0]
+            elif ptype == 3:
+                first_up = _U64.unpack_from(data, value)[0]
+            elif ptype == 5:
+                last_up = _U64.unpack_from(data, value)[0]
+            continue
+        if end - pos < 4:
+            raise UndecodableReport("truncated TLV header in TagReportData")
+        ptype, length = _TLV.unpack_from(data, pos)
+        if length < 4 or pos + length > end:
+            raise UndecodableReport(f"TLV {ptype & 0x3FF} in TagReportData: bad length {length}")
+        if ptype & 0x3FF == 241:  # EPCData: bit count, then the EPC bits padded to whole bytes
+            bits = _U16.unpack_from(data, pos + 4)[0]
+            epc = data[pos + 6 : pos + 6 + (bits + 7) // 8].hex().upper()
+        pos += length
+    return TagReport(
+        epc,
+        antenna,
+        rssi,
+        first if first is not None else first_up,
+        last if last is not None else last_up,
+        count,
+    )
+
+
+def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
+    """The same as :func:`decode_tag_reports`, through sllurp's decoder: the reference and the fallback."""
+    _name, fields = decode(frame)
+    out = []
+    for tag in fields.get("TagReportData", []):
+        epc = tag.get("EPC") or tag.get("EPC-96") or b""
+        epc_hex = epc.decode("ascii") if isinstance(epc, bytes) else str(epc)
+        first = tag.get("FirstSeenTimestampUTC", tag.get("FirstSeenTimestampUptime"))
+        last = tag.get("LastSeenTimestampUTC", tag.get("LastSeenTimestampUptime"))
+        out.append(
+            TagReport(
+                epc_hex.upper(),
+                tag.get("AntennaID"),
+                tag.get("PeakRSSI"),
+                first,
+                last,
+                tag.get("TagSeenCount"),
+            )
+        )
+    return out
