@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from gateway.config import Config, load_config
+from gateway.config import AnyReaderSettings, Config, load_config
 from gateway.errors import ConfigError, DockgateError
 
 log = logging.getLogger("dockgate")
@@ -88,7 +88,7 @@ def _cmd_check_config(ns: argparse.Namespace) -> int:
 
 def describe(config: Config) -> str:
     """A short summary of a valid config."""
-    readers = ", ".join(f"{r.name} ({r.type} {r.host}:{r.port}, antennas {r.antennas})" for r in config.readers)
+    readers = ", ".join(_describe_reader(r) for r in config.readers)
     locations = ", ".join(loc.name for loc in config.locations)
     mqtt = config.mqtt
     return (
@@ -98,6 +98,14 @@ def describe(config: Config) -> str:
         f"  mqtt: {mqtt.host}:{mqtt.port} (MQTT {mqtt.protocol}), topics {mqtt.topic_prefix}/{config.gateway.id}/...\n"
         f"  outbox: {config.outbox.path}"
     )
+
+
+def _describe_reader(reader: AnyReaderSettings) -> str:
+    if reader.type == "llrp":
+        return f"{reader.name} (llrp {reader.host}:{reader.port}, antennas {reader.antennas})"
+    if reader.type == "serial":
+        return f"{reader.name} (serial {reader.port}, {reader.baudrate} baud)"
+    return f"{reader.name} (usb-hid {reader.vendor_id:04x}:{reader.product_id:04x})"
 
 
 def setup_logging(level: str) -> None:

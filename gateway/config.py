@@ -139,7 +139,81 @@ class LLRPReaderSettings(Section):
     reconnect_delay_max: Duration = Field(30.0, gt=0, description="Longest wait between two connection attempts.")
 
 
-ReaderSettings = LLRPReaderSettings
+def _usb_id(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = int(value, 16 if value.lower().startswith("0x") else 10)
+        except ValueError:
+            raise ValueError(f"expected a USB id 0x0000-0xffff, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+        raise ValueError(f"expected a USB id 0x0000-0xffff, got {value!r}")
+    return value
+
+
+def _terminator(value: object) -> object:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected CR, LF, CRLF or a non-empty string such as '\\x03', got {value!r}")
+    try:
+        value.encode("latin-1").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        raise ValueError(f"{value!r}: not a valid byte string (escapes: \\r, \\n, \\xNN)") from None
+    return value
+
+
+def _stopbits(value: object) -> object:
+    if isinstance(value, bool) or value not in (1, 1.5, 2):
+        raise ValueError(f"expected 1, 1.5 or 2, got {value!r}")
+    return value
+
+
+UsbId = Annotated[int, BeforeValidator(_usb_id)]
+Terminator = Annotated[str, BeforeValidator(_terminator)]
+
+
+class ScannerSettings(Section):
+    """What every barcode scanner has. A scanner read point names the scanner and no antennas."""
+
+    name: Name = Field(description="The scanner's name; used in read points, events and topics.")
+    max_length: int = Field(1024, ge=1, le=65536, description="Longer scans are dropped (counted) as noise.")
+    dedupe_window: Duration = Field(
+        1.0, ge=0, description="The same data from the same scanner again within this long is counted, not sent."
+    )
+    reconnect_delay_max: Duration = Field(10.0, gt=0, description="Longest wait between two attempts to reopen.")
+
+    @property
+    def antennas(self) -> list[int]:
+        return []
+
+
+class SerialScannerSettings(ScannerSettings):
+    type: Literal["serial"] = Field(description="Reader driver: serial (RS-232, USB CDC, pty, socket://, loop://).")
+    port: str = Field(min_length=1, description="Device path (/dev/serial/by-id/...) or pyserial URL (socket://h:p).")
+    baudrate: int = Field(9600, ge=50, le=4_000_000, description="Bits per second.")
+    bytesize: Literal[5, 6, 7, 8] = Field(8, description="Data bits.")
+    parity: Literal["N", "E", "O", "M", "S"] = Field("N", description="Parity: N, E, O, M or S.")
+    stopbits: Annotated[float, BeforeValidator(_stopbits)] = Field(1, description="Stop bits: 1, 1.5 or 2.")
+    terminator: Terminator = Field("CR", description="End of a scan: CR, LF, CRLF or any string ('\\x03').")
+    prefix: str = Field("", description="Stripped from the start of a scan when present (escapes allowed).")
+    suffix: str = Field("", description="Stripped from the end of a scan when present (escapes allowed).")
+
+
+class UsbHidScannerSettings(ScannerSettings):
+    type: Literal["usb-hid"] = Field(description="Reader driver: usb-hid (a scanner that types like a keyboard).")
+    vendor_id: UsbId = Field(description="USB vendor id, e.g. 0x0c2e.")
+    product_id: UsbId = Field(description="USB product id, e.g. 0x0b61.")
+    serial: str | None = Field(None, min_length=1, description="USB serial number, when several are plugged in.")
+    layout: Literal["us"] = Field("us", description="Keyboard layout the scanner types in.")
+
+
+READER_TYPES: dict[str, type[Section]] = {
+    "llrp": LLRPReaderSettings,
+    "serial": SerialScannerSettings,
+    "usb-hid": UsbHidScannerSettings,
+}
+ReaderSettings = Annotated[
+    LLRPReaderSettings | SerialScannerSettings | UsbHidScannerSettings, Field(discriminator="type")
+]
+AnyReaderSettings = LLRPReaderSettings | SerialScannerSettings | UsbHidScannerSettings
 
 
 def _tag_matcher(value: object) -> object:
@@ -212,6 +286,12 @@ class PipelineSettings(Section):
     arbitration_window: Duration = Field(
         1.0, gt=0, description="Evidence window when neighbouring locations read the same tag."
     )
+    match_window: Duration = Field(
+        10.0,
+        gt=0,
+        description="A scan matches a tag read at its location this long before it; an SSCC with no such tag "
+        "this long before or after is a barcode_without_tag exception.",
+    )
     filters: FilterSettings = Field(
         default_factory=FilterSettings,
         description="Tag filters for every location.",
@@ -228,6 +308,30 @@ class OutboxSettings(Section):
     )
 
 
+def _prefix_lengths(value: object) -> object:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping of company prefix digits to lengths 6-12, got {value!r}")
+    out: dict[str, int] = {}
+    for key, length in value.items():
+        digits = str(key)
+        if not digits.isdigit() or len(digits) > 12:
+            raise ValueError(f"{key!r}: expected the leading digits of a company prefix (quote it: '0614141')")
+        if isinstance(length, bool) or not isinstance(length, int) or not 6 <= length <= 12:
+            raise ValueError(f"{digits}: expected a company prefix length 6-12, got {length!r}")
+        out[digits] = length
+    return out
+
+
+class Gs1Settings(Section):
+    company_prefix_lengths: Annotated[dict[str, int], BeforeValidator(_prefix_lengths)] = Field(
+        default_factory=dict,
+        description="Company prefix (or its leading digits) -> its length, for barcode URIs; longest key wins.",
+    )
+    default_company_prefix_length: int | None = Field(
+        7, ge=6, le=12, description="Used when neither the map nor GS1's prefix ranges know; null: no URI."
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
@@ -238,13 +342,14 @@ class Config(Section):
     readers: list[ReaderSettings] = Field(min_length=1, description="The readers this gateway drives.")
     locations: list[LocationSettings] = Field(min_length=1, description="Places where events happen.")
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    gs1: Gs1Settings = Field(default_factory=Gs1Settings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
         problems: list[tuple[str, str]] = []
-        readers: dict[str, ReaderSettings] = {}
+        readers: dict[str, AnyReaderSettings] = {}
         for i, reader in enumerate(self.readers):
             if reader.name in readers:
                 problems.append((f"readers[{i}].name", f"duplicate reader name {reader.name!r}"))
@@ -252,6 +357,7 @@ class Config(Section):
         location_names = {location.name for location in self.locations}
         seen_locations: set[str] = set()
         owner: dict[tuple[str, int], tuple[int, str]] = {}
+        scanner_owner: dict[str, tuple[int, str]] = {}
         for i, location in enumerate(self.locations):
             if location.name in seen_locations:
                 problems.append((f"locations[{i}].name", f"duplicate location name {location.name!r}"))
@@ -272,6 +378,17 @@ class Config(Section):
                     problems.append((f"{where}.reader", f"no reader named {point.reader!r} (readers: {known})"))
                     continue
                 reader = found
+                if reader.type != "llrp":
+                    if point.antennas is not None:
+                        problems.append(
+                            (f"{where}.antennas", f"{reader.name!r} is a scanner: a scanner read point has no antennas")
+                        )
+                    taken_by, taken = scanner_owner.setdefault(reader.name, (i, location.name))
+                    if taken_by != i:
+                        problems.append(
+                            (f"{where}.reader", f"scanner {reader.name!r} already belongs to location {taken!r}")
+                        )
+                    continue
                 antennas = point.antennas if point.antennas is not None else reader.antennas
                 for antenna in antennas:
                     if antenna not in reader.antennas:
@@ -337,13 +454,17 @@ def _describe(exc: ValidationError) -> list[str]:
             lines.extend(f"{path}: {msg}" for path, msg in ctx_error.problems)
             continue
         path = _path(error["loc"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path += ".type"
         lines.append(f"{path}: {_message(error)}" if path else _message(error))
     return lines
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i >= 2 and loc[i - 2] == "readers" and part in READER_TYPES:
+            continue  # the tag pydantic adds for the member of the readers union: not part of the path
         if isinstance(part, int):
             out += f"[{part}]"
         elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
@@ -355,8 +476,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     """The keys a section accepts, found by following the error's path through the schema."""
     model: Any = Config
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
+            continue
+        if i >= 2 and loc[i - 2] == "readers" and part in READER_TYPES:
+            model = READER_TYPES[part]
             continue
         fields = getattr(model, "model_fields", None)
         field = fields.get(part) if isinstance(fields, dict) else None
@@ -393,6 +517,10 @@ def _message(error: Any) -> str:
         return f"expected a list, got {value!r}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping, got {value!r}"
+    if kind == "union_tag_invalid":
+        return f"expected one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        return f"required field is missing (one of {', '.join(repr(t) for t in READER_TYPES)})"
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected')}, got {value!r}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

@@ -114,7 +114,7 @@ def test_durations(text: str, value: float) -> None:
         (
             "type: llrp",
             "type: modbus",
-            ["readers[0].type: expected one of 'llrp', got 'modbus'"],
+            ["readers[0].type: expected one of 'llrp', 'serial', 'usb-hid', got 'modbus'"],
         ),
         (
             "      - reader: portal-3",
@@ -150,7 +150,7 @@ def test_durations(text: str, value: float) -> None:
             "outbox:",
             "outbx:",
             [
-                "outbx: unknown key (allowed: gateway, mqtt, readers, locations, pipeline, outbox, logging)",
+                "outbx: unknown key (allowed: gateway, mqtt, readers, locations, pipeline, gs1, outbox, logging)",
             ],
         ),
     ],
@@ -158,6 +158,86 @@ def test_durations(text: str, value: float) -> None:
 def test_config_error_messages(old: str, new: str, expected: list[str]) -> None:
     assert old in VALID
     assert problems(VALID.replace(old, new, 1)) == expected
+
+
+SCANNERS = """\
+  - name: scanner-1
+    type: serial
+    port: /dev/serial/by-id/usb-Honeywell_Imaging_1234-if00
+    baudrate: 9600
+    terminator: CR
+  - name: handheld-1
+    type: usb-hid
+    vendor_id: 0x0c2e
+    product_id: 0x0b61
+"""
+
+
+def with_scanners(points: str = "      - reader: scanner-1\n      - reader: handheld-1\n") -> str:
+    text = VALID.replace("locations:\n", SCANNERS + "locations:\n")
+    return text.replace(
+        "        antennas: [1, 2, 3, 4]\npipeline:", "        antennas: [1, 2, 3, 4]\n" + points + "pipeline:"
+    )
+
+
+def test_scanner_readers_and_read_points_without_antennas() -> None:
+    config = parse_config(with_scanners() + "gs1:\n  company_prefix_lengths: {'0614141': 7, '4012345': 7}\n")
+    serial, hid = config.readers[1], config.readers[2]
+    assert serial.type == "serial" and serial.port.endswith("-if00") and serial.terminator == "CR"
+    assert serial.dedupe_window == 1.0 and serial.antennas == []
+    assert hid.type == "usb-hid" and (hid.vendor_id, hid.product_id) == (0x0C2E, 0x0B61)
+    assert config.gs1.company_prefix_lengths == {"0614141": 7, "4012345": 7}
+    assert config.gs1.default_company_prefix_length == 7
+    assert config.pipeline.match_window == 10.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            with_scanners("      - reader: scanner-1\n        antennas: [1]\n"),
+            ["locations[0].read_points[1].antennas: 'scanner-1' is a scanner: a scanner read point has no antennas"],
+        ),
+        (
+            with_scanners().replace("    baudrate: 9600\n", "    baudrate: 9600\n    host: x\n"),
+            [
+                "readers[1].host: unknown key (allowed: name, max_length, dedupe_window, reconnect_delay_max, type, "
+                "port, baudrate, bytesize, parity, stopbits, terminator, prefix, suffix)"
+            ],
+        ),
+        (
+            with_scanners().replace("vendor_id: 0x0c2e", "vendor_id: 0x1ffff"),
+            ["readers[2].vendor_id: expected a USB id 0x0000-0xffff, got 131071"],
+        ),
+        (
+            with_scanners().replace("    product_id: 0x0b61\n", ""),
+            ["readers[2].product_id: required field is missing"],
+        ),
+        (
+            with_scanners().replace("parity", "x").replace("baudrate: 9600", "parity: Q"),
+            ["readers[1].parity: expected one of 'N', 'E', 'O', 'M' or 'S', got 'Q'"],
+        ),
+        (
+            with_scanners() + "gs1: {company_prefix_lengths: {'0614141': 13}}\n",
+            ["gs1.company_prefix_lengths: 0614141: expected a company prefix length 6-12, got 13"],
+        ),
+        (
+            with_scanners().replace("    type: serial\n", ""),
+            ["readers[1].type: required field is missing (one of 'llrp', 'serial', 'usb-hid')"],
+        ),
+    ],
+)
+def test_scanner_config_errors(text: str, expected: list[str]) -> None:
+    assert problems(text) == expected
+
+
+def test_a_scanner_belongs_to_one_location() -> None:
+    text = with_scanners().replace(
+        "pipeline:", "  - name: dock-4\n    read_points:\n      - reader: scanner-1\npipeline:"
+    )
+    assert problems(text) == [
+        "locations[1].read_points[0].reader: scanner 'scanner-1' already belongs to location 'dock-3'"
+    ]
 
 
 def test_duplicate_reader_and_location_names() -> None:
