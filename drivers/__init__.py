@@ -12,6 +12,8 @@ from gateway.errors import DriverError
 # hardware library only matters to the readers that use it.
 DRIVERS: dict[str, str] = {
     "llrp": "drivers.llrp:LLRPDriver",
+    "serial": "drivers.scanners.serial_port:SerialScannerDriver",
+    "usb-hid": "drivers.scanners.usb_hid:UsbHidScannerDriver",
 }
 
 

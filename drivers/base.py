@@ -4,15 +4,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from gateway.model import TagRead
+from gateway.model import LocationEvent, TagRead
 
 ReadSink = Callable[[list[TagRead]], None]
 """Where a driver hands its reads: thread-safe, never blocks for long, may be called from any thread."""
 
-StatusSink = Callable[[str, str, str], None]
-"""``(reader, state, detail)``: state is ``connecting``, ``connected`` or ``disconnected``."""
+
+class StatusSink(Protocol):
+    """``(reader, state, detail, extra=None)``: state is ``connecting``, ``connected`` or ``disconnected``.
+
+    ``extra`` (optional, for drivers that know more) is merged into the retained reader status, e.g.
+    ``{"antennas": {"1": "connected", "2": "disconnected"}, "gpi": {"1": "active"}}``.
+    """
+
+    def __call__(self, reader: str, state: str, detail: str, extra: dict[str, Any] | None = None, /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderException:
+    """Something at a door that is an event of its own, e.g. a GPI window without a tag read
+    (``reason="no_read"``)."""
+
+    reader: str
+    location: str
+    reason: str
+    time: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ExceptionSink = Callable[[ReaderException], None]
 
 
 class ReaderDriver(ABC):
@@ -29,6 +52,13 @@ class ReaderDriver(ABC):
         self.name: str = settings.name
         self._on_reads = on_reads
         self._on_status = on_status
+
+    on_exception: ExceptionSink | None = None
+    """Set by the core before ``start()`` when it wants door exceptions (thread-safe, never blocks)."""
+
+    def on_event(self, event: LocationEvent) -> None:
+        """A stored event, from the core's thread: drivers with outputs (GPO) react; must not block."""
+        return None
 
     @abstractmethod
     def start(self) -> None:

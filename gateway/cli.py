@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulators.llrp.cli import main as simulate_llrp
 
         return simulate_llrp(args[2:])
+    if args[:2] == ["simulate", "scanner"]:
+        from simulators.scanner.cli import main as simulate_scanner
+
+        return simulate_scanner(args[2:])
     parser = _parser()
     ns = parser.parse_args(args)
     if ns.command is None:
@@ -51,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_check_config)
 
     simulate = sub.add_parser("simulate", help="run a reader simulator")
-    simulate.add_argument("kind", choices=["llrp"], help="which reader to simulate")
+    simulate.add_argument("kind", choices=["llrp", "scanner"], help="which reader to simulate")
     simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)
 
     bench = sub.add_parser("bench", help="measure the gateway")
