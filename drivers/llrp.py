@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_exponential, wait_random
 
 from drivers import llrp_wire as wire
 from drivers.base import ReaderDriver, ReaderException, ReadSink, StatusSink
@@ -139,7 +139,9 @@ class LLRPDriver(ReaderDriver):
         while not self._stop.is_set():
             retrying = Retrying(
                 stop=stop_never,
-                wait=wait_exponential_jitter(initial=s.reconnect_delay_min, max=s.reconnect_delay_max, jitter=1.0),
+                # min, 2*min, 4*min ... up to max, plus up to min of random jitter
+                wait=wait_exponential(multiplier=s.reconnect_delay_min, max=s.reconnect_delay_max)
+                + wait_random(0, s.reconnect_delay_min),
                 retry=retry_if_exception_type(ConnectionFailed),
                 sleep=self._sleep,
                 before_sleep=self._before_sleep,

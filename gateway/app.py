@@ -13,16 +13,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from drivers import ReaderDriver, create_driver
-from drivers.base import ReaderException
 from gateway.config import Config
 from gateway.errors import OutboxError
 from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
+from gateway.scanning import ScanProcessor
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +36,13 @@ class Gateway:
         self.config = config
         self.clock = clock
         self.pipeline = Pipeline(config)
+        scans = ScanProcessor(config, self.pipeline.presence, self.pipeline.identity)
+        self.scans = scans if scans.active else None  # None: no scanner, nothing to tell apart
         self.outbox = Outbox(config.outbox)
         self.publisher = MqttPublisher(config.mqtt, config.gateway.id)
         self._reads: queue.SimpleQueue[list[TagRead]] = queue.SimpleQueue()
-        self._statuses: queue.SimpleQueue[tuple[str, str, str, float, dict[str, Any] | None]] = queue.SimpleQueue()
-        self.reader_status: dict[str, dict[str, Any]] = {}  # reader -> the retained status payload
-        self._door_exceptions: queue.SimpleQueue[ReaderException] = queue.SimpleQueue()  # e.g. GPI no_read
+        self._statuses: queue.SimpleQueue[tuple[str, str, str, float]] = queue.SimpleQueue()
+        self.reader_status: dict[str, dict[str, str]] = {}  # reader -> the retained status payload
         self._was_connected = False
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
@@ -55,8 +55,6 @@ class Gateway:
         self.drivers: list[ReaderDriver] = [
             create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
         ]
-        for driver in self.drivers:
-            driver.on_exception = self._door_exceptions.put
         mqtt = config.mqtt
         self._event_topic = mqtt.topics.events
         self._reader_topic = mqtt.topics.reader_status
@@ -106,8 +104,12 @@ class Gateway:
         except queue.Empty:
             pass
         now = self.clock()
+        scan_batches: list[list[TagRead]] = []
+        if self.scans is not None:  # scanners share the reads queue; their batches are told apart per batch
+            batches, scan_batches = self.scans.split(batches)
         events = self.pipeline.process((read for batch in batches for read in batch), now)
-        events += self._exception_events(now)
+        if self.scans is not None:
+            events += self.scans.process(scan_batches, events, now)
         if not self.outbox.is_open and time.monotonic() >= self._outbox_retry_at:
             self._open_outbox()
         self._store(events)
@@ -194,9 +196,6 @@ class Gateway:
                 event.epc,
                 event.reads,
             )
-        for event in events:
-            for driver in self.drivers:
-                driver.on_event(event)  # outputs at the door (GPO); never blocks
 
     def _deliver(self) -> None:
         acked, rejected = self.publisher.take_acks()
@@ -212,39 +211,9 @@ class Gateway:
             self.publisher.publish(item.seq, item.topic, item.payload)
             self._cursor = item.seq
 
-    def _on_reader_status(self, reader: str, state: str, detail: str, extra: dict[str, Any] | None = None) -> None:
+    def _on_reader_status(self, reader: str, state: str, detail: str) -> None:
         """From driver threads: hand the change to the main loop."""
-        self._statuses.put((reader, state, detail, self.clock(), extra))
-
-    def _exception_events(self, now: float) -> list[LocationEvent]:
-        """Door exceptions from drivers (a GPI window without a tag read) as ``exception`` events."""
-        out: list[LocationEvent] = []
-        while True:
-            try:
-                exc = self._door_exceptions.get_nowait()
-            except queue.Empty:
-                return out
-            location = exc.location or next(
-                (loc.name for loc in self.config.locations for p in loc.read_points if p.reader == exc.reader), ""
-            )
-            log.warning("event=exception reason=%s location=%s reader=%s", exc.reason, location, exc.reader)
-            out.append(
-                LocationEvent(
-                    type="exception",
-                    time=now,
-                    gateway=self.config.gateway.id,
-                    location=location,
-                    reader=exc.reader,
-                    epc="",
-                    antennas=[],
-                    reads=0,
-                    rssi_max=None,
-                    first_seen=exc.extra.get("window_start", now),
-                    last_seen=now,
-                    reason=exc.reason,
-                    extra={k: v for k, v in exc.extra.items() if k != "window_start"},
-                )
-            )
+        self._statuses.put((reader, state, detail, self.clock()))
 
     def _update_reader_status(self) -> None:
         """Record reader state changes and publish them retained, only on change (and again after a
@@ -252,13 +221,10 @@ class Gateway:
         changed: set[str] = set()
         while True:
             try:
-                reader, state, detail, when, extra = self._statuses.get_nowait()
+                reader, state, detail, when = self._statuses.get_nowait()
             except queue.Empty:
                 break
             status = self.reader_status[reader]
-            if extra is not None and any(status.get(k) != v for k, v in extra.items()):
-                status.update(extra)  # per-antenna and GPI state (LLRP)
-                changed.add(reader)
             if status["state"] != state:
                 status["state"], status["since"] = state, rfc3339(when)
                 status["detail"] = detail
