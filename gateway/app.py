@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from drivers import ReaderDriver, create_driver
 from gateway.config import Config
+from gateway.epcis import EpcisRenderer
 from gateway.errors import OutboxError
 from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher
@@ -52,6 +53,11 @@ class Gateway:
         self._outbox_retry_at = 0.0
         self._expire_at = 0.0
         self.unstored_dropped = 0  # events lost because the outbox was failing and memory was full too
+        # EPCIS: each event's document is stored in the event's own outbox row (so it uses no seq of its own)
+        # and published right after the event under the key -seq; the row is acknowledged once both have
+        # their PUBACK (_rows_done). A crash in between sends both again: duplicates, never a loss.
+        self.epcis = EpcisRenderer(config, clock) if config.mqtt.epcis else None
+        self._awaiting: dict[int, set[int]] = {}  # seq -> keys still without PUBACK, rows with EPCIS only
         self.drivers: list[ReaderDriver] = [
             create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
         ]
@@ -130,7 +136,7 @@ class Gateway:
             self.step(_TICK_S)
         self.publisher.stop()
         if self.outbox.is_open:
-            self.outbox.acknowledge(self.publisher.take_acks()[0])  # PUBACKs that came in during the last turns
+            self.outbox.acknowledge(self._rows_done(self.publisher.take_acks()[0]))  # PUBACKs of the last turns
         pending = self.outbox.pending_count()
         self.outbox.close()
         if self._unsaved:
@@ -171,7 +177,7 @@ class Gateway:
         try:
             if not self.outbox.is_open:
                 raise OutboxError(self.outbox_fault or "outbox is not open")
-            self.outbox.append(events, self.topic_for, protect_through=self._cursor)
+            self.outbox.append(events, self.topic_for, protect_through=self._cursor, epcis_of=self.epcis)
         except OutboxError as exc:
             # Keep them in memory and try again next turn, up to the outbox's own event limit.
             limit = self.config.outbox.max_events
@@ -199,17 +205,36 @@ class Gateway:
 
     def _deliver(self) -> None:
         acked, rejected = self.publisher.take_acks()
-        self.outbox.acknowledge(acked)
+        self.outbox.acknowledge(self._rows_done(acked))
         if rejected:
-            self._cursor = min(self._cursor, min(rejected) - 1)
+            self._cursor = min(self._cursor, min(abs(key) for key in rejected) - 1)
         if not self.publisher.connected:
             return
         room = self.config.mqtt.max_inflight - self.publisher.in_flight()
         if room <= 0:
             return
-        for item in self.outbox.pending(self._cursor, room):
+        for item in self.outbox.pending(self._cursor, room if self.epcis is None else max(1, room // 2)):
             self.publisher.publish(item.seq, item.topic, item.payload)
+            if item.epcis_topic is not None and item.epcis_payload is not None:
+                self._awaiting[item.seq] = {item.seq, -item.seq}
+                self.publisher.publish(-item.seq, item.epcis_topic, item.epcis_payload)
             self._cursor = item.seq
+
+    def _rows_done(self, keys: list[int]) -> list[int]:
+        """Seqs of the rows whose every message has its PUBACK (an event's key is seq, its EPCIS document's -seq)."""
+        done = []
+        for key in keys:
+            seq = abs(key)
+            waiting = self._awaiting.get(seq)
+            if waiting is None:
+                if key > 0:  # a row without EPCIS (a late PUBACK of a finished row's document needs nothing)
+                    done.append(seq)
+                continue
+            waiting.discard(key)
+            if not waiting:
+                del self._awaiting[seq]
+                done.append(seq)
+        return done
 
     def _on_reader_status(self, reader: str, state: str, detail: str) -> None:
         """From driver threads: hand the change to the main loop."""

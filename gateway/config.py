@@ -79,6 +79,9 @@ class TopicSettings(Section):
     reader_status: Annotated[str, BeforeValidator(_topic_template("prefix", "gateway", "reader"))] = Field(
         "{prefix}/{gateway}/readers/{reader}/status", description="Each reader's state as JSON, retained."
     )
+    epcis: Annotated[str, BeforeValidator(_topic_template("prefix", "gateway", "location", "type"))] = Field(
+        "{prefix}/{gateway}/epcis/{location}", description="EPCIS 2.0 documents, when mqtt.epcis is true."
+    )
 
 
 class MqttTlsSettings(Section):
@@ -112,6 +115,9 @@ class MqttSettings(Section):
     keepalive: Duration = Field(30.0, gt=0, description="MQTT keepalive interval.")
     reconnect_delay_max: Duration = Field(60.0, gt=0, description="Reconnect backoff (full jitter) is capped here.")
     max_inflight: int = Field(100, ge=1, le=65535, description="Events published but not yet acknowledged, at most.")
+    epcis: bool = Field(
+        False, description="Also publish each arrived/departed/scanned event as an EPCIS 2.0 document (topics.epcis)."
+    )
 
     @model_validator(mode="after")
     def _password(self) -> MqttSettings:
@@ -316,6 +322,49 @@ class ReadPointSettings(Section):
     min_rssi: float | None = Field(None, description="Reads weaker than this (dBm) are dropped (counted).")
 
 
+def _epcis_check(name: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        from gateway import epcis
+
+        if name in ("bizStep", "disposition"):
+            return epcis.check_cbv(name, value)
+        if name == "time_zone":
+            return epcis.check_time_zone(value)
+        return epcis.check_uri(value)
+
+    return check
+
+
+class EpcisStepSettings(Section):
+    biz_step: Annotated[str | None, BeforeValidator(_epcis_check("bizStep"))] = Field(
+        None, description="CBV business step (receiving, shipping, ...) or a URI."
+    )
+    disposition: Annotated[str | None, BeforeValidator(_epcis_check("disposition"))] = Field(
+        None, description="CBV disposition (in_progress, in_transit, ...) or a URI."
+    )
+
+
+class EpcisSettings(EpcisStepSettings):
+    read_point: Annotated[str | None, BeforeValidator(_epcis_check("uri"))] = Field(
+        None, description="EPCIS readPoint: an SGLN (urn:epc:id:sgln:0614141.00777.1) or any URI."
+    )
+    biz_location: Annotated[str | None, BeforeValidator(_epcis_check("uri"))] = Field(
+        None, description="EPCIS bizLocation: an SGLN or any URI."
+    )
+    time_zone: Annotated[str, BeforeValidator(_epcis_check("time_zone"))] = Field(
+        "UTC", description="For eventTimeZoneOffset: an IANA zone (Europe/Berlin) or an offset (+01:00)."
+    )
+    inbound: EpcisStepSettings | None = Field(
+        None, description="biz_step / disposition for departed events with direction in (e.g. receiving)."
+    )
+    outbound: EpcisStepSettings | None = Field(
+        None, description="biz_step / disposition for departed events with direction out (e.g. shipping)."
+    )
+    non_gs1: Literal["raw", "skip"] = Field(
+        "raw", description="Tags without a GS1 identity: as EPC raw URI (urn:epc:raw:96.x...), or no EPCIS."
+    )
+
+
 class LocationSettings(Section):
     name: Name = Field(description="The location's name, e.g. dock-3; appears in topics and events.")
     read_points: list[ReadPointSettings] = Field(min_length=1, description="Reader antennas that watch this location.")
@@ -326,6 +375,9 @@ class LocationSettings(Section):
     filters: FilterSettings = Field(
         default_factory=FilterSettings,
         description="Tag filters for this location, applied after the global ones.",
+    )
+    epcis: EpcisSettings = Field(
+        default_factory=EpcisSettings, description="How this location's events look as EPCIS (mqtt.epcis)."
     )
 
 

@@ -13,6 +13,10 @@ Retention, while the broker stays away: ``max_events``, ``max_bytes``, ``max_age
 next event to be published carries ``gap_before``: how many seq values just before it will never
 be delivered. Rows already handed to the broker connection (``protect_through``) are never dropped.
 
+A row may also hold the event's EPCIS document (``epcis_topic``, ``epcis_payload``): a second message
+published right after the event, under the same ``seq`` and acknowledged together with it (see
+``gateway.app``), so EPCIS documents are as durable and as ordered as events and use no ``seq`` of their own.
+
 A corrupt or truncated outbox file at start is moved aside, kept for inspection, and a fresh one
 is started.
 
@@ -46,9 +50,14 @@ CREATE TABLE IF NOT EXISTS events (
     id TEXT NOT NULL,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    epcis_topic TEXT,
+    epcis_payload BLOB
 );
 """
+# A row's size for max_bytes: the event and, when there is one, its EPCIS document.
+_SIZE = "length(payload) + coalesce(length(epcis_payload), 0)"
+_Row = tuple[int, str, str, bytes, float, str | None, bytes | None]
 SEQ_BLOCK = 10_000  # seq numbers reserved in the side file at a time
 
 
@@ -59,6 +68,8 @@ class OutboxItem:
     seq: int
     topic: str
     payload: bytes
+    epcis_topic: str | None = None
+    epcis_payload: bytes | None = None
 
 
 class Outbox:
@@ -125,7 +136,10 @@ class Outbox:
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             db.executescript(_SCHEMA)
-            row = db.execute("SELECT count(*), coalesce(sum(length(payload)), 0) FROM events").fetchone()
+            if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
+                db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
+                db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
+            row = db.execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events").fetchone()
         except sqlite3.Error:
             db.close()
             raise
@@ -175,12 +189,13 @@ class Outbox:
         events: Sequence[LocationEvent],
         topic_of: Callable[[LocationEvent], str],
         protect_through: int = 0,
+        epcis_of: Callable[[LocationEvent], tuple[str, bytes] | None] | None = None,
     ) -> None:
         """Give each event its ``seq`` and commit them in one transaction, applying the retention rules.
 
         When this returns, the stored events are durable. On failure nothing is stored, no ``seq`` is
         used, and OutboxError is raised. ``protect_through``: rows up to this seq are in flight and are
-        not dropped.
+        not dropped. ``epcis_of``: the event's EPCIS (topic, document) to store in the same row, or None.
         """
         if not events:
             return
@@ -188,22 +203,23 @@ class Outbox:
         settings = self.settings
         seq = self._last_seq
         now = time.time()
-        rows = []
+        rows: list[_Row] = []
         for event in events:
             seq += 1
             event.seq = seq
             payload = json.dumps(event.to_payload(), separators=(",", ":")).encode()
-            rows.append((seq, event.id, topic_of(event), payload, now))
+            epcis = epcis_of(event) if epcis_of is not None else None
+            rows.append((seq, event.id, topic_of(event), payload, now, *(epcis or (None, None))))
         rejected: list[int] = []
         if settings.policy == "reject_new":
             room_events = settings.max_events - self._count
             room_bytes = settings.max_bytes - self._bytes
             kept = []
             for row in rows:
-                if room_events > 0 and room_bytes >= len(row[3]):
+                if room_events > 0 and room_bytes >= _row_size(row):
                     kept.append(row)
                     room_events -= 1
-                    room_bytes -= len(row[3])
+                    room_bytes -= _row_size(row)
                 else:
                     rejected.append(row[0])
             rows = kept
@@ -216,12 +232,16 @@ class Outbox:
                     if gap:
                         rows[0] = _with_gap(rows[0], gap)
                         self._set_meta("pending_gap", 0)
-                    db.executemany("INSERT INTO events (seq, id, topic, payload, created) VALUES (?, ?, ?, ?, ?)", rows)
+                    db.executemany(
+                        "INSERT INTO events (seq, id, topic, payload, created, epcis_topic, epcis_payload) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
                 if rejected:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
                 self._count += len(rows)
-                self._bytes += sum(len(r[3]) for r in rows)
+                self._bytes += sum(_row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []
         except sqlite3.Error as exc:
             for event in events:
@@ -265,9 +285,7 @@ class Outbox:
             return []
         db = self._require()
         victims: list[int] = []
-        for seq, size in db.execute(
-            "SELECT seq, length(payload) FROM events WHERE seq > ? ORDER BY seq", (protect_through,)
-        ):
+        for seq, size in db.execute(f"SELECT seq, {_SIZE} FROM events WHERE seq > ? ORDER BY seq", (protect_through,)):
             if excess_events <= 0 and excess_bytes <= 0:
                 break
             victims.append(int(seq))
@@ -281,17 +299,24 @@ class Outbox:
         """Delete rows and mark the next surviving one (or the next new one) with ``gap_before``."""
         db = self._require()
         row = db.execute(
-            "SELECT coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1])
+            f"SELECT coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1])
         ).fetchone()
+        # a dropped row may itself carry gap_before: those losses move on to the next row too
+        lost = len(seqs)
+        for (payload_text,) in db.execute(
+            "SELECT payload FROM events WHERE seq BETWEEN ? AND ? AND instr(payload, '\"gap_before\"') > 0",
+            (seqs[0], seqs[-1]),
+        ):
+            lost += int(json.loads(payload_text).get("gap_before", 0))
         db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
         self._count -= len(seqs)
         self._bytes -= int(row[0])
         nxt = db.execute("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT 1", (seqs[-1],)).fetchone()
         if nxt is None:
-            self._set_meta("pending_gap", self._meta("pending_gap") + len(seqs))
+            self._set_meta("pending_gap", self._meta("pending_gap") + lost)
             return
         payload = json.loads(nxt[1])
-        payload["gap_before"] = payload.get("gap_before", 0) + len(seqs)
+        payload["gap_before"] = payload.get("gap_before", 0) + lost
         new = json.dumps(payload, separators=(",", ":")).encode()
         db.execute("UPDATE events SET payload = ? WHERE seq = ?", (new, nxt[0]))
         self._bytes += len(new) - len(nxt[1])
@@ -314,9 +339,13 @@ class Outbox:
         """Up to ``limit`` stored events with ``seq`` greater than ``after_seq``, oldest first."""
         db = self._require()
         rows = db.execute(
-            "SELECT seq, topic, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            "SELECT seq, topic, payload, epcis_topic, epcis_payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
-        return [OutboxItem(seq, topic, bytes(payload)) for seq, topic, payload in rows]
+        return [
+            OutboxItem(seq, topic, bytes(payload), epcis_topic, bytes(epcis) if epcis is not None else None)
+            for seq, topic, payload, epcis_topic, epcis in rows
+        ]
 
     def oldest_created(self) -> float | None:
         row = self._require().execute("SELECT created FROM events ORDER BY seq LIMIT 1").fetchone()
@@ -332,11 +361,11 @@ class Outbox:
             with _transaction(db):
                 lo, hi = min(params)[0], max(params)[0]
                 before = db.execute(
-                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                    f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
                 ).fetchone()
                 db.executemany("DELETE FROM events WHERE seq = ?", params)
                 after = db.execute(
-                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                    f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
                 ).fetchone()
         except sqlite3.Error as exc:
             # Not fatal: the events stay and are sent again after a restart (duplicates, never losses).
@@ -362,7 +391,7 @@ class Outbox:
 
     def _recount(self) -> None:
         with contextlib.suppress(sqlite3.Error):
-            row = self._require().execute("SELECT count(*), coalesce(sum(length(payload)), 0) FROM events").fetchone()
+            row = self._require().execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events").fetchone()
             self._count, self._bytes = int(row[0]), int(row[1])
 
     def _read_reserved(self) -> int:
@@ -388,10 +417,14 @@ class Outbox:
         self._reserved = upto
 
 
-def _with_gap(row: tuple[int, str, str, bytes, float], gap: int) -> tuple[int, str, str, bytes, float]:
+def _row_size(row: _Row) -> int:
+    return len(row[3]) + len(row[6] or b"")
+
+
+def _with_gap(row: _Row, gap: int) -> _Row:
     payload = json.loads(row[3])
     payload["gap_before"] = payload.get("gap_before", 0) + gap
-    return (row[0], row[1], row[2], json.dumps(payload, separators=(",", ":")).encode(), row[4])
+    return (row[0], row[1], row[2], json.dumps(payload, separators=(",", ":")).encode(), row[4], row[5], row[6])
 
 
 def _ranges(seqs: list[int]) -> str:
