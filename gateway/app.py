@@ -12,17 +12,22 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from drivers import ReaderDriver, create_driver
+from drivers.base import ReaderException
 from gateway.config import Config
 from gateway.epcis import EpcisRenderer
 from gateway.errors import OutboxError
+from gateway.metrics import GatewayMetrics, HealthServer
 from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.scanning import ScanProcessor
+from gateway.systemd import SystemdNotifier
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +47,10 @@ class Gateway:
         self.outbox = Outbox(config.outbox)
         self.publisher = MqttPublisher(config.mqtt, config.gateway.id)
         self._reads: queue.SimpleQueue[list[TagRead]] = queue.SimpleQueue()
-        self._statuses: queue.SimpleQueue[tuple[str, str, str, float]] = queue.SimpleQueue()
-        self.reader_status: dict[str, dict[str, str]] = {}  # reader -> the retained status payload
+        self.publisher.on_ack = lambda: self._reads.put([])  # PUBACKs wake the main loop: drains fast
+        self._statuses: queue.SimpleQueue[tuple[str, str, str, float, dict[str, Any] | None]] = queue.SimpleQueue()
+        self.reader_status: dict[str, dict[str, Any]] = {}  # reader -> the retained status payload
+        self._door_exceptions: queue.SimpleQueue[ReaderException] = queue.SimpleQueue()  # e.g. GPI no_read
         self._was_connected = False
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
@@ -58,15 +65,30 @@ class Gateway:
         # their PUBACK (_rows_done). A crash in between sends both again: duplicates, never a loss.
         self.epcis = EpcisRenderer(config, clock) if config.mqtt.epcis else None
         self._awaiting: dict[int, set[int]] = {}  # seq -> keys still without PUBACK, rows with EPCIS only
+        # what ops see: metrics, health, systemd
+        self.metrics = GatewayMetrics()
+        self.events_by_type: Counter[tuple[str, str]] = Counter()
+        self.reader_reconnects: Counter[str] = Counter()
+        self._ever_connected: set[str] = set()
+        self.last_tick = time.time()
+        self.oldest_pending_created: float | None = None
+        self._detected: dict[int, float] = {}  # seq -> when the read behind it arrived, for latency
+        self._published: dict[int, tuple[float, float]] = {}  # seq -> (handed to MQTT, detected)
+        self.started = False
+        self.systemd = SystemdNotifier()
+        self.health: HealthServer | None = None
         self.drivers: list[ReaderDriver] = [
             create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
         ]
+        for driver in self.drivers:
+            driver.on_exception = self._door_exceptions.put
         mqtt = config.mqtt
         self._event_topic = mqtt.topics.events
         self._reader_topic = mqtt.topics.reader_status
         self._topic_fields = {"prefix": mqtt.topic_prefix, "gateway": config.gateway.id}
         for settings in config.readers:
             self.reader_status[settings.name] = {"state": "disconnected", "since": rfc3339(clock()), "detail": ""}
+        self.metrics.attach(self)  # last: the collector reads the attributes above
 
     def topic_for(self, event: LocationEvent) -> str:
         return self._event_topic.format(location=event.location, type=event.type, **self._topic_fields)
@@ -75,10 +97,21 @@ class Gateway:
         return self._reader_topic.format(reader=reader, **self._topic_fields)
 
     def start(self) -> None:
+        listen = self.config.metrics.listen
+        if listen is not None and self.health is None:
+            host, _, port = listen.rpartition(":")
+            try:
+                self.health = HealthServer(self, host.strip("[]") or "0.0.0.0", int(port))
+            except OSError as exc:
+                log.error("metrics=%s event=listen_failed error=%s detail=metrics and health are off", listen, exc)
+            else:
+                self.health.start()
+                log.info("metrics=http://%s:%d/metrics event=listening", host, self.health.port)
         self._open_outbox()
         self.publisher.start()
         for driver in self.drivers:
             driver.start()
+        self.started = True
         log.info(
             "gateway=%s event=started readers=%d locations=%d pending=%d",
             self.config.gateway.id,
@@ -94,6 +127,7 @@ class Gateway:
     def run(self) -> None:
         """Start, loop until ``request_stop()``, then shut down cleanly."""
         self.start()
+        self.systemd.ready(f"{len(self.drivers)} reader(s), {len(self.config.locations)} location(s)")
         try:
             while not self._stop.is_set():
                 self.step(_TICK_S)
@@ -110,12 +144,15 @@ class Gateway:
         except queue.Empty:
             pass
         now = self.clock()
+        self.last_tick = time.time()
+        self.systemd.tick()
         scan_batches: list[list[TagRead]] = []
         if self.scans is not None:  # scanners share the reads queue; their batches are told apart per batch
             batches, scan_batches = self.scans.split(batches)
         events = self.pipeline.process((read for batch in batches for read in batch), now)
         if self.scans is not None:
             events += self.scans.process(scan_batches, events, now)
+        events += self._exception_events(now)
         if not self.outbox.is_open and time.monotonic() >= self._outbox_retry_at:
             self._open_outbox()
         self._store(events)
@@ -124,17 +161,23 @@ class Gateway:
             if now >= self._expire_at:
                 self._expire_at = now + 1.0
                 self.outbox.expire(now, protect_through=self._cursor)
+                self.oldest_pending_created = self.outbox.oldest_created()
             self._deliver()
 
-    def shutdown(self, flush_timeout: float = 5.0) -> None:
+    def shutdown(self, flush_timeout: float = 3.0) -> None:
+        """Stop readers, store what they handed over, give in-flight events a moment for their PUBACK,
+        publish offline, close. Bounded: well within 10 s even with the broker away."""
         log.info("gateway=%s event=stopping", self.config.gateway.id)
+        self.systemd.stopping()
         for driver in self.drivers:
             driver.stop()
         self.step(0)  # what the readers handed over before stopping
         deadline = time.monotonic() + flush_timeout
-        while (self._unsaved or self.publisher.in_flight()) and time.monotonic() < deadline:
+        while self.publisher.connected and self.publisher.in_flight() and time.monotonic() < deadline:
             self.step(_TICK_S)
-        self.publisher.stop()
+        self.publisher.stop(timeout=2.0)
+        if self.health is not None:
+            self.health.stop()
         if self.outbox.is_open:
             self.outbox.acknowledge(self._rows_done(self.publisher.take_acks()[0]))  # PUBACKs of the last turns
         pending = self.outbox.pending_count()
@@ -146,6 +189,17 @@ class Gateway:
                 len(self._unsaved),
             )
         log.info("gateway=%s event=stopped pending=%d", self.config.gateway.id, pending)
+
+    def readiness_problems(self) -> list[str]:
+        """Empty when ready: config loaded (it is, or we would not be here), outbox writable, readers started."""
+        problems = []
+        if not self.outbox.is_open:
+            problems.append("outbox not open")
+        if self.outbox_fault:
+            problems.append(f"outbox failing: {self.outbox_fault}")
+        if not self.started:
+            problems.append("readers not started")
+        return problems
 
     def _open_outbox(self) -> None:
         try:
@@ -193,6 +247,12 @@ class Gateway:
         if self.outbox_fault is not None:
             log.warning("gateway=%s event=outbox_recovered stored=%d", self.config.gateway.id, len(events))
             self.outbox_fault = None
+        now = self.clock()
+        record = len(self._detected) < 100_000  # bounded while the broker is away
+        for event in events:
+            self.events_by_type[(event.type, event.location)] += 1
+            if record:
+                self._detected[event.seq] = event.time if event.type == "arrived" else now
         for event in events:
             log.info(
                 "event=%s seq=%d location=%s epc=%s reads=%d",
@@ -202,10 +262,20 @@ class Gateway:
                 event.epc,
                 event.reads,
             )
+        for event in events:
+            for driver in self.drivers:
+                driver.on_event(event)  # outputs at the door (GPO); never blocks
 
     def _deliver(self) -> None:
         acked, rejected = self.publisher.take_acks()
         self.outbox.acknowledge(self._rows_done(acked))
+        if acked:
+            now = self.clock()
+            for seq in acked:
+                sent = self._published.pop(seq, None)
+                if sent is not None:
+                    self.metrics.publish_latency.observe(max(0.0, now - sent[0]))
+                    self.metrics.read_to_publish_latency.observe(max(0.0, now - sent[1]))
         if rejected:
             self._cursor = min(self._cursor, min(abs(key) for key in rejected) - 1)
         if not self.publisher.connected:
@@ -213,12 +283,16 @@ class Gateway:
         room = self.config.mqtt.max_inflight - self.publisher.in_flight()
         if room <= 0:
             return
+        now = self.clock()
         for item in self.outbox.pending(self._cursor, room if self.epcis is None else max(1, room // 2)):
             self.publisher.publish(item.seq, item.topic, item.payload)
             if item.epcis_topic is not None and item.epcis_payload is not None:
                 self._awaiting[item.seq] = {item.seq, -item.seq}
                 self.publisher.publish(-item.seq, item.epcis_topic, item.epcis_payload)
             self._cursor = item.seq
+            detected = self._detected.pop(item.seq, None)
+            if detected is not None:
+                self._published[item.seq] = (now, detected)
 
     def _rows_done(self, keys: list[int]) -> list[int]:
         """Seqs of the rows whose every message has its PUBACK (an event's key is seq, its EPCIS document's -seq)."""
@@ -236,9 +310,39 @@ class Gateway:
                 done.append(seq)
         return done
 
-    def _on_reader_status(self, reader: str, state: str, detail: str) -> None:
+    def _on_reader_status(self, reader: str, state: str, detail: str, extra: dict[str, Any] | None = None) -> None:
         """From driver threads: hand the change to the main loop."""
-        self._statuses.put((reader, state, detail, self.clock()))
+        self._statuses.put((reader, state, detail, self.clock(), extra))
+
+    def _exception_events(self, now: float) -> list[LocationEvent]:
+        """Door exceptions from drivers (a GPI window without a tag read) as ``exception`` events."""
+        out: list[LocationEvent] = []
+        while True:
+            try:
+                exc = self._door_exceptions.get_nowait()
+            except queue.Empty:
+                return out
+            location = exc.location or next(
+                (loc.name for loc in self.config.locations for p in loc.read_points if p.reader == exc.reader), ""
+            )
+            log.warning("event=exception reason=%s location=%s reader=%s", exc.reason, location, exc.reader)
+            out.append(
+                LocationEvent(
+                    type="exception",
+                    time=now,
+                    gateway=self.config.gateway.id,
+                    location=location,
+                    reader=exc.reader,
+                    epc="",
+                    antennas=[],
+                    reads=0,
+                    rssi_max=None,
+                    first_seen=exc.extra.get("window_start", now),
+                    last_seen=now,
+                    reason=exc.reason,
+                    extra={k: v for k, v in exc.extra.items() if k != "window_start"},
+                )
+            )
 
     def _update_reader_status(self) -> None:
         """Record reader state changes and publish them retained, only on change (and again after a
@@ -246,15 +350,22 @@ class Gateway:
         changed: set[str] = set()
         while True:
             try:
-                reader, state, detail, when = self._statuses.get_nowait()
+                reader, state, detail, when, extra = self._statuses.get_nowait()
             except queue.Empty:
                 break
             status = self.reader_status[reader]
+            if extra is not None and any(status.get(k) != v for k, v in extra.items()):
+                status.update(extra)  # per-antenna and GPI state (LLRP)
+                changed.add(reader)
             if status["state"] != state:
                 status["state"], status["since"] = state, rfc3339(when)
                 status["detail"] = detail
                 changed.add(reader)
                 log.info("reader=%s state=%s detail=%s", reader, state, detail)
+                if state == "connected":
+                    if reader in self._ever_connected:
+                        self.reader_reconnects[reader] += 1
+                    self._ever_connected.add(reader)
         connected = self.publisher.connected
         if connected and not self._was_connected:
             changed = set(self.reader_status)

@@ -417,6 +417,23 @@ class OutboxSettings(Section):
     )
 
 
+def _listen(value: object) -> object:
+    if value in (None, "", "off", False):
+        return None
+    if isinstance(value, str):
+        host, sep, port = value.rpartition(":")
+        if sep and port.isdigit() and 0 <= int(port) <= 65535:
+            return value
+    raise ValueError(f"expected host:port such as 127.0.0.1:9108 (or off), got {value!r}")
+
+
+class MetricsSettings(Section):
+    listen: Annotated[str | None, BeforeValidator(_listen)] = Field(
+        "127.0.0.1:9108",
+        description="Where /metrics, /healthz and /readyz are served; 0.0.0.0:9108 exposes them; off disables.",
+    )
+
+
 def _prefix_lengths(value: object) -> object:
     if not isinstance(value, dict):
         raise ValueError(f"expected a mapping of company prefix digits to lengths 6-12, got {value!r}")
@@ -443,6 +460,7 @@ class Gs1Settings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["keyvalue", "json"] = Field("keyvalue", description="key=value lines, or one JSON object a line.")
 
 
 class Config(Section):
@@ -453,6 +471,7 @@ class Config(Section):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     gs1: Gs1Settings = Field(default_factory=Gs1Settings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

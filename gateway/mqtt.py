@@ -21,6 +21,7 @@ import os
 import random
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -123,6 +124,7 @@ class MqttPublisher:
         self._thread: threading.Thread | None = None
         self.connects = 0
         self.last_error: str | None = None
+        self.on_ack: Callable[[], None] | None = None  # called (non-blocking) when acks are waiting
 
     @property
     def connected(self) -> bool:
@@ -270,6 +272,8 @@ class MqttPublisher:
                 self._settle(seq, reason)
 
     def _settle(self, seq: int, reason: ReasonCode) -> None:
+        if not self._acked and not self._rejected and self.on_ack is not None:
+            self.on_ack()  # the first ack since the main loop last looked: wake it
         if reason.is_failure:
             log.error("mqtt event=publish_refused seq=%d reason=%s", seq, reason)
             self._rejected.append(seq)

@@ -77,14 +77,16 @@ class Location:
 
 
 class ReadPoint:
-    """What one (reader, antenna) watches."""
+    """What one (reader, antenna) watches, and how many reads it has seen (for metrics)."""
 
-    __slots__ = ("location", "min_rssi", "side")
+    __slots__ = ("last_read", "location", "min_rssi", "reads", "side")
 
     def __init__(self, location: Location, side: int, min_rssi: float | None) -> None:
         self.location = location
         self.side = side
         self.min_rssi = min_rssi
+        self.reads = 0
+        self.last_read = 0.0
 
 
 class ReadPointMap:
@@ -98,18 +100,18 @@ class ReadPointMap:
             self.locations[settings.name] = Location(settings.name, location_filter if location_filter.active else None)
         for settings in config.locations:
             self.locations[settings.name].neighbours = tuple(self.locations[n] for n in settings.neighbours)
-        self._points: dict[tuple[str, int], ReadPoint] = {}
+        self.points: dict[tuple[str, int], ReadPoint] = {}
         for settings in config.locations:
             location = self.locations[settings.name]
             for point in settings.read_points:
                 for antenna in point.antennas or antennas_of[point.reader]:
-                    self._points[(point.reader, antenna)] = ReadPoint(location, _SIDES[point.side], point.min_rssi)
+                    self.points[(point.reader, antenna)] = ReadPoint(location, _SIDES[point.side], point.min_rssi)
 
     def get(self, reader: str, antenna: int) -> ReadPoint | None:
-        return self._points.get((reader, antenna))
+        return self.points.get((reader, antenna))
 
     def location_of(self, reader: str, antenna: int) -> str | None:
-        point = self._points.get((reader, antenna))
+        point = self.points.get((reader, antenna))
         return point.location.name if point is not None else None
 
 
@@ -373,6 +375,7 @@ class Pipeline:
         self._hold = settings.arbitration_window
         self._verdicts: dict[tuple[str, str], str | None] = {}
         self.dropped: Counter[str] = Counter()
+        self.unmapped: Counter[tuple[str, int]] = Counter()  # reads from antennas no read point names
         self.reads_total = 0
 
     def process(self, reads: Iterable[TagRead], now: float) -> list[LocationEvent]:
@@ -387,7 +390,10 @@ class Pipeline:
             point = get_point(read.reader, read.antenna)
             if point is None:
                 dropped["no_read_point"] += 1
+                self.unmapped[(read.reader, read.antenna)] += 1
                 continue
+            point.reads += 1
+            point.last_read = read.time
             if point.min_rssi is not None and (read.rssi is None or read.rssi < point.min_rssi):
                 dropped["below_min_rssi"] += 1
                 continue

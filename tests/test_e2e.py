@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -132,7 +133,9 @@ def test_every_pallet_arrives_and_departs_with_valid_fields(
     assert sub.on_topic("dockgate/gw-test/status") == [b"online", b"offline"]
     # each reader's state, retained, published on change only
     states = [json.loads(p) for p in sub.on_topic("dockgate/gw-test/readers/portal-3/status")]
-    assert [s["state"] for s in states] == ["connecting", "connected", "disconnected"]
+    seen = [s["state"] for s in states]
+    assert seen[-2:] == ["connected", "disconnected"], seen  # "connecting" may come before MQTT is up
+    assert all(a != b for a, b in itertools.pairwise(seen)), seen  # published on change only
     assert all(s["reader"] == "portal-3" and RFC3339_MS.match(s["since"]) for s in states)
     assert "event=stopped pending=0" in log
 

@@ -233,3 +233,14 @@ def test_seq_continues_when_the_outbox_file_is_deleted(tmp_path: Path) -> None:
     again.append([e], topic)
     assert e.seq > 3
     again.close()
+
+
+def test_gap_before_carries_over_when_a_marked_event_is_dropped_too(tmp_path: Path) -> None:
+    box = _box(tmp_path, max_events=5)
+    for _ in range(10):
+        box.append([event()], topic)
+    payloads = _payloads(box)
+    assert [p["seq"] for p in payloads] == [6, 7, 8, 9, 10]
+    assert payloads[0]["gap_before"] == 5  # seqs 1-5, though they were dropped one at a time
+    assert box.dropped["drop_oldest"] == 5
+    box.close()
