@@ -514,9 +514,10 @@ class _Session:
         reads = self.window_reads
         log.info("reader=%s event=gpi_window_end reads=%d", self.d.name, reads)
         if reads == 0:
+            # "" = the location of this reader's read points, resolved by the core
             location = self.d.door or (sorted(self.d.locations)[0] if self.d.locations else "")
             sink = self.d.on_exception
-            if sink is not None and location:
+            if sink is not None:
                 sink(
                     ReaderException(
                         self.d.name,

@@ -63,7 +63,7 @@ def test_half_open_is_noticed_within_twice_the_keepalive_plus_backoff(collected:
         wait_until(lambda: collected.status_seen("disconnected"), 1.0 + 2 * KEEPALIVE_S + MARGIN_S, "half-open noticed")
         assert collected.status_seen("disconnected", "half-open")
         noticed = time.monotonic()
-        wait_until(lambda: collected.reads_after(noticed) > 0, BACKOFF_MAX_S + MARGIN_S, "reads after reconnect")
+        wait_until(lambda n=noticed: collected.reads_after(n) > 0, BACKOFF_MAX_S + MARGIN_S, "reads after reconnect")
         # the whole outage stays within 2x keepalive + backoff (+ margin), measured from the fault
         assert time.monotonic() - start <= 1.0 + 2 * KEEPALIVE_S + BACKOFF_MAX_S + 2 * MARGIN_S
 
