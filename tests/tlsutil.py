@@ -197,14 +197,21 @@ def mosquitto_config(
     listeners: Iterable[Listener],
     password_file: Path | None = None,
     acl_file: Path | None = None,
+    max_queued_messages: int = 1_000_000,
 ) -> Path:
     """A mosquitto.conf in ``directory``; authentication is on (no anonymous clients) when there is any way to log in.
 
     ``per_listener_settings`` stays false, so the password and ACL files apply to every listener.
+
+    ``max_queued_messages``: mosquitto's default (1000 per client) silently drops QoS 1 messages to a slow
+    test subscriber, so it is raised. Not to 0 ("no limit") by default: mosquitto 2.0.x ends
+    ``handle__publish`` with ``if(context->out_packet_count >= db.config->max_queued_messages) rc =
+    MQTT_RC_QUOTA_EXCEEDED;`` for any refused PUBLISH, which with 0 is always true, so a publish denied by
+    the ACL also disconnects the client (logged as "Bad socket read/write ... Unknown error"). Later
+    versions check ``max_queued_messages > 0`` first.
     """
     lines = [
-        # mosquitto's default (1000 per client) would silently drop QoS 1 messages to a slow test subscriber
-        "max_queued_messages 0",
+        f"max_queued_messages {max_queued_messages}",
         "persistence false",
         # started as root, mosquitto would drop to user "mosquitto", who cannot read pytest's private tmp dirs
         f"user {getpass.getuser()}",
