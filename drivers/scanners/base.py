@@ -127,7 +127,7 @@ class ScannerDriver(ReaderDriver):
             retry=retry_if_exception_type(DeviceGone),
             wait=wait_random_exponential(multiplier=0.2, max=self.settings.reconnect_delay_max),
             stop=stop_requested,
-            sleep=self._stop.wait,
+            sleep=self._sleep,
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -140,6 +140,9 @@ class ScannerDriver(ReaderDriver):
         except DeviceGone:
             raise _Stopped from None  # only when stop was requested while retrying
         raise _Stopped
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # a stop request ends the backoff wait at once
 
     def _read_until_gone(self, device: Any) -> None:
         framer = self.framer

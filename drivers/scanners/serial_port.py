@@ -7,6 +7,7 @@ data"): the port is closed and reopened with backoff by ``ScannerDriver``.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import serial
@@ -58,7 +59,5 @@ class SerialScannerDriver(ScannerDriver):
         return data
 
     def _close(self, device: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a vanished device may fail to close; it is gone either way
             device.close()
-        except Exception:  # a vanished device may fail to close; it is gone either way
-            pass
