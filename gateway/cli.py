@@ -65,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     accuracy.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     accuracy.set_defaults(handler=_cmd_bench_accuracy)
 
-    demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, events printed live")
-    demo.add_argument("--scenario", help="scenario YAML for the simulated reader (default: built-in)")
+    demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, a live view of the door")
+    demo.add_argument(
+        "--scenario", metavar="NAME", help="a scenario from the library (in-and-out, back-to-back, ...) or a YAML file"
+    )
+    demo.add_argument("--epcis", action="store_true", help="also publish and show EPCIS 2.0 documents")
     demo.add_argument("--log-level", default="WARNING", help="gateway log level (default WARNING)")
     demo.set_defaults(handler=_cmd_demo)
     return parser
@@ -162,7 +165,7 @@ def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    return run_demo(scenario=ns.scenario, log_level=ns.log_level)
+    return run_demo(scenario=ns.scenario, log_level=ns.log_level, epcis=ns.epcis)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,30 @@
-"""`dockgate demo` runs with nothing else installed, shows delivered events and stops cleanly on Ctrl-C."""
+"""`dockgate demo` runs with nothing else installed, shows delivered events and stops cleanly on Ctrl-C:
+plain lines through a pipe, the live view on a terminal (a pseudo-terminal here)."""
 
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from tests.conftest import REPO
 
+ENV = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
-def test_demo_prints_delivered_events_and_stops_on_ctrl_c() -> None:
+
+def run_piped(*args: str, until: Callable[[str], bool], timeout: float = 40) -> tuple[int, str, str]:
+    """Start `dockgate demo ARGS` with pipes, wait until ``until(output)``, press Ctrl-C, return (code, out, err)."""
     demo = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "demo"],
+        [sys.executable, "-m", "gateway", "demo", *args],
         cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1"),
+        env=ENV,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -28,8 +35,8 @@ def test_demo_prints_delivered_events_and_stops_on_ctrl_c() -> None:
     stdout = demo.stdout
     reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and not any(" ARRIVED " in line for line in lines):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until("".join(lines)) and demo.poll() is None:
         time.sleep(0.2)
     demo.send_signal(signal.SIGINT)
     try:
@@ -39,10 +46,90 @@ def test_demo_prints_delivered_events_and_stops_on_ctrl_c() -> None:
             demo.kill()
     reader.join(5)
     err = demo.stderr.read() if demo.stderr else ""
-    text = "".join(lines)
+    return code, "".join(lines), err
+
+
+def test_demo_prints_delivered_events_and_stops_on_ctrl_c() -> None:
+    code, text, err = run_piped(until=lambda out: " ARRIVED " in out)
     assert code == 0, f"exit {code}\n{text}\n{err}"
     assert re.search(r"MQTT broker: +127\.0\.0\.1:\d+", text)
     assert "mosquitto_sub -h 127.0.0.1 -p" in text
+    assert "scenario in-and-out" in text  # the library's default scenario
     assert re.search(r"#1 +ARRIVED +dock-3 +[0-9A-F]{24}", text), text
     assert "gateway status: online" in text
+    assert "stopping..." in text
     assert "Traceback" not in err
+
+
+def test_demo_with_epcis_and_a_library_scenario_by_name() -> None:
+    code, text, err = run_piped(
+        "--scenario", "back-to-back", "--epcis", until=lambda out: "EPCIS dockgate/gw-demo/epcis/" in out
+    )
+    assert code == 0, f"exit {code}\n{text}\n{err}"
+    assert "scenario back-to-back" in text
+    assert re.search(
+        r"EPCIS dockgate/gw-demo/epcis/dock-\d: ObjectEvent OBSERVE arriving/- urn:epc:id:\S+ at "
+        r"urn:epc:id:sgln:0614141\.\d{5}\.1 ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0",
+        text,
+    ), text
+    assert "Traceback" not in err
+
+
+def test_demo_refuses_an_unknown_scenario_and_names_the_library() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "demo", "--scenario", "no-such-door"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--scenario no-such-door: no such scenario in the library (" in result.stderr
+    assert "in-and-out" in result.stderr and "back-to-back" in result.stderr
+
+
+def test_demo_live_view_on_a_terminal_stops_on_ctrl_c() -> None:
+    controller, terminal = pty.openpty()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--epcis"],
+        cwd=REPO,
+        env=dict(ENV, COLUMNS="120", LINES="50", TERM="xterm-256color"),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,  # Ctrl-C is delivered below, to the demo alone
+    )
+    os.close(terminal)
+    screen = b""
+
+    def read_for(seconds: float, until: bytes | None = None) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (until and until in screen):
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    screen += os.read(controller, 65536)
+                except OSError:  # the demo closed the terminal
+                    return
+
+    try:
+        read_for(40, until=b"arrived")
+        text = screen.decode(errors="replace")
+        for title in ("dockgate demo", "readers and antennas", "outbox and broker", "tags present", "last events"):
+            assert title in text, text[-3000:]
+        assert "EPCIS 2.0 ObjectEvents" in text
+        assert "arrived" in text, text[-3000:]
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(30)
+        read_for(1)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        os.close(controller)
+    text = screen.decode(errors="replace")
+    assert code == 0, text[-3000:]
+    assert "stopping..." in text
+    assert "Traceback" not in text
