@@ -104,7 +104,9 @@ def test_fast_path_skips_unknown_top_level_parameters_and_refuses_unknown_tv() -
 
 def test_gpo_write_data_is_encoded_although_sllurp_has_no_encoder() -> None:
     frame = wire.encode(
-        "SET_READER_CONFIG", 9, {"ResetToFactoryDefaults": False, "GPOWriteData": [{"GPOPortNumber": 2, "GPOData": True}]}
+        "SET_READER_CONFIG",
+        9,
+        {"ResetToFactoryDefaults": False, "GPOWriteData": [{"GPOPortNumber": 2, "GPOData": True}]},
     )
     params = list(f.iter_params(f.FrameParser().feed(frame)[0].body, 1))
     assert [(p.type, p.value) for p in params] == [(f.P_GPO_WRITE_DATA, b"\x00\x02\x80")]
