@@ -122,12 +122,29 @@ def demo_config(scenario: Scenario, broker_port: int, reader_port: int, outbox: 
 
 @dataclass
 class Tag:
+    """A tag in the door, as the reads show it: which side of the door reads it strongest, first and now."""
+
     location: str | None
     since: float
     last: float
-    first_side: str | None
-    side: str | None
+    first_side: str | None = None
+    side: str | None = None
     antennas: set[int] = field(default_factory=set)
+    reads: deque[tuple[float, str, float]] = field(default_factory=deque)  # (time, side, rssi), the last second
+
+    def add(self, now: float, side: str | None, rssi: float | None) -> None:
+        self.last = now
+        if side is None or rssi is None:
+            return
+        self.reads.append((now, side, rssi))
+        while self.reads[0][0] < now - 1.0:
+            self.reads.popleft()
+        strongest: dict[str, float] = {}
+        for _, where, level in self.reads:
+            strongest[where] = max(level, strongest.get(where, -1e9))
+        self.side = max(strongest, key=lambda where: strongest[where])
+        if now - self.since < 1.0:
+            self.first_side = self.side
 
 
 class DoorWatch:
@@ -166,8 +183,8 @@ class DoorWatch:
             self._recent.append((now, read.reader, read.antenna, read.epc))
             tag = self.tags.get(read.epc)
             if tag is None or now - tag.last > 10:
-                tag = self.tags[read.epc] = Tag(location, now, now, side, side)
-            tag.last, tag.side = now, side or tag.side
+                tag = self.tags[read.epc] = Tag(location, now, now)
+            tag.add(now, side, read.rssi)
             tag.antennas.add(read.antenna)
 
     def rates(self) -> tuple[Counter[tuple[str, int]], Counter[str]]:
@@ -272,9 +289,9 @@ def render(watch: DoorWatch, gateway: Gateway, header: dict[str, str], epcis: bo
 
     title = Text.assemble(
         ("dockgate demo", "bold cyan"),
-        "  scenario ",
+        " · scenario ",
         (header["scenario"], "bold"),
-        f"  gateway {GATEWAY_ID}  up {now - float(header['started']):.0f}s",
+        f" · gateway {GATEWAY_ID} · up {now - float(header['started']):.0f}s",
     )
 
     readers = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False)
@@ -342,7 +359,7 @@ def render(watch: DoorWatch, gateway: Gateway, header: dict[str, str], epcis: bo
     for name in ("time", "seq", "event", "location", "tag", "reads", "direction"):
         recent.add_column(name, justify="right" if name in ("seq", "reads") else "left")
     colours = {"arrived": "bold green", "departed": "bold yellow", "static": "blue", "exception": "bold red"}
-    for event in events[:8]:
+    for event in events[:7]:
         direction = event.get("direction")
         confidence = event.get("direction_confidence")
         recent.add_row(
