@@ -7,6 +7,7 @@ while it runs so that a test can wait for a log line.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -62,10 +63,17 @@ class GatewayProcess:
 
     @property
     def log(self) -> str:
+        """stderr as written."""
         return "".join(self.lines)
 
+    @property
+    def text(self) -> str:
+        """stderr with the quoting undone (see ``plain``)."""
+        return "\n".join(plain(line.rstrip("\n")) for line in list(self.lines))
+
     def matching(self, pattern: str) -> list[re.Match[str]]:
-        return [m for line in list(self.lines) if (m := re.search(pattern, line))]
+        """Matches of ``pattern`` in each log line, its quoting undone."""
+        return [m for line in list(self.lines) if (m := re.search(pattern, plain(line.rstrip("\n"))))]
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float, message: str) -> None:
         """conftest's wait_until, with this gateway's log in the failure message."""
@@ -80,6 +88,7 @@ class GatewayProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 20) -> tuple[int, str]:
+        """SIGTERM, wait; the exit code and ``text`` (assert on ``log`` for what must never be written)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -92,7 +101,28 @@ class GatewayProcess:
             self._reader.join(5)
             if self.process.stdout is not None:
                 self.process.stdout.close()
-        return self.process.returncode, self.log
+        assert_password_not_logged(self.log)
+        return self.process.returncode, self.text
+
+
+_QUOTED = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*")')
+
+
+def plain(line: str) -> str:
+    """A log line with its quoting undone, so that tests match on content whatever the log format:
+    ``ts=.. level=error logger=gateway.mqtt msg="mqtt=.. event=connect_refused reason=\"Not authorized\""``
+    and ``... event=connect_refused reason="Not authorized"`` both read ``... reason=Not authorized``."""
+    for _ in range(2):  # msg="...", then the key="..." inside it
+        line = _QUOTED.sub(_unquote, line)
+    line = re.sub(r" msg=(?=\w[\w.-]*=)", " ", line)
+    return line
+
+
+def _unquote(match: re.Match[str]) -> str:
+    try:
+        return f"{match.group(1)}={json.loads(match.group(2))}"
+    except ValueError:
+        return match.group(0)
 
 
 class SecureSubscriber(Subscriber):
@@ -134,6 +164,7 @@ def write_gateway_config(
     data = yaml.safe_load(path.read_text())
     data["gateway"]["id"] = gateway_id
     data["mqtt"].update(reconnect_delay_max="2s", **mqtt)
+    data["metrics"] = {"listen": "off"}  # the default port, 9108, would be shared by every gateway of a test run
     path.write_text(yaml.safe_dump(_plain(data)))
     return path
 
@@ -283,16 +314,13 @@ def test_password_from_the_environment(
 
 
 def outside_the_acl(directory: Path, broker: SecureBroker, reader: int, password_file: Path) -> Path:
-    """A gateway logged in as gw-test (allowed to write dockgate/gw-test/# only) that calls itself gw-other."""
+    """A gateway logged in as gw-test (allowed to write dockgate/gw-test/# only) that calls itself gw-other.
+
+    On the plain listener: over TLS the refusal storm (see the xfail below) also trips the TLS race
+    shown by test_tls_survives_publishing_from_the_main_loop, and the connection breaks.
+    """
     return write_gateway_config(
-        directory,
-        broker.tls_port,
-        reader,
-        gateway_id="gw-other",
-        host="localhost",
-        username="gw-test",
-        password_file=password_file,
-        tls=mutual_tls(broker.pki),
+        directory, broker.plain_port, reader, gateway_id="gw-other", username="gw-test", password_file=password_file
     )
 
 
@@ -349,7 +377,7 @@ def test_refused_events_are_retried_with_backoff_not_every_tick(
         time.sleep(5)
     finally:
         gateway.stop()
-    refusals_of_14 = len(re.findall(r"event=publish_refused seq=14 ", gateway.log))
+    refusals_of_14 = len(re.findall(r"event=publish_refused seq=14 ", gateway.text))
     # A capped backoff (reconnect_delay_max 2s here) allows a handful of retries in 5 s, not a hundred.
     assert refusals_of_14 <= 10, f"seq 14 was refused {refusals_of_14} times in about 5 s"
 
@@ -416,7 +444,7 @@ def test_wrong_password_is_refused_clearly_retried_with_backoff_and_never_logged
     finally:
         code, log = gateway.stop()
     assert code == 0, log
-    assert WRONG_PASSWORD not in log and WRONG_PASSWORD not in secure.log
+    assert WRONG_PASSWORD not in gateway.log and WRONG_PASSWORD not in secure.log
     assert_password_not_logged(log)
 
 
@@ -442,7 +470,7 @@ def test_a_broker_certificate_from_an_unknown_ca_is_rejected_and_retried(
         code, log = gateway.stop()
         broker.broker.stop()
     assert code == 0, log
-    errors = [m.group(2) for m in re.finditer(failed, log, re.MULTILINE)]
+    errors = [m.group(2) for m in gateway.matching(failed)]
     assert all(e.startswith("TLS: the broker's certificate was not accepted: ") for e in errors), errors
     assert "unable to get local issuer certificate" in errors[0]
     assert "event=connected" not in log
@@ -454,6 +482,16 @@ def test_host_name_verification_and_insecure_skip_verify(tmp_path: Path, passwor
     localhost_only = make_pki(tmp_path / "pki", server_ips=())
     broker = start_secure_broker(tmp_path / "broker", localhost_only)
     sub = broker.consumer("dockgate/+/status")  # by name: valid for the consumer
+    try:
+        _check_host_name_verification(tmp_path, broker, sub, localhost_only, password_file)
+    finally:
+        sub.close()
+        broker.broker.stop()
+
+
+def _check_host_name_verification(
+    tmp_path: Path, broker: SecureBroker, sub: Subscriber, localhost_only: Pki, password_file: Path
+) -> None:
     settings: dict[str, Any] = {
         "host": "127.0.0.1",
         "username": "gw-test",
@@ -481,11 +519,8 @@ def test_host_name_verification_and_insecure_skip_verify(tmp_path: Path, passwor
         )
     finally:
         lax_code, lax_log = lax.stop()
-        sub.close()
-        broker.broker.stop()
     assert lax_code == 0, lax_log
-    warning = re.search(r"WARNING \S+ mqtt=127\.0\.0\.1:\d+ event=tls_verification_off .*", lax_log)
-    assert warning, lax_log
+    assert lax.matching(r"(WARNING|level=warning) .*mqtt=127\.0\.0\.1:\d+ event=tls_verification_off "), lax_log
     assert "event=connected" in lax_log
     assert "tls_verification_off" not in strict_log
     assert_password_not_logged(strict_log, lax_log)
@@ -544,3 +579,51 @@ class TestBackoffDelay:
     def test_capped_for_any_attempt(self) -> None:
         assert all(backoff_delay(attempt, cap=2.0) <= 2.0 for attempt in (31, 100, 10_000))
         assert all(backoff_delay(3, cap=60.0, base=1.0) <= 8.0 for _ in range(200))
+
+
+@pytest.mark.xfail(
+    strict=False,  # a race: it shows within about 1,500 messages here, but not deterministically
+    reason="gateway bug: MqttPublisher.publish() runs paho's publish (which writes to the socket itself, "
+    "since paho has no loop thread of its own) on the main loop while the network thread is in client.loop(): "
+    "two threads in one TLS connection corrupt it (mosquitto: 'decryption failed or bad record mac')",
+)
+def test_tls_survives_publishing_from_the_main_loop(tmp_path: Path, secure: SecureBroker, password_file: Path) -> None:
+    """MqttPublisher in this process, over mutual TLS, used as the gateway's main loop uses it."""
+    from gateway.config import MqttSettings
+    from gateway.mqtt import MqttPublisher
+
+    settings = MqttSettings.model_validate(
+        {
+            "host": "localhost",
+            "port": secure.tls_port,
+            "username": "gw-test",
+            "password_file": password_file,
+            "tls": mutual_tls(secure.pki),
+            "max_inflight": 100,
+        }
+    )
+    total = 30_000  # a race: it shows within about 1,500 messages here
+    publisher = MqttPublisher(settings, "gw-test")
+    publisher.start()
+    acked: list[int] = []
+    try:
+        assert publisher.wait_connected(10)
+        deadline = time.monotonic() + 20
+        seq = 0
+        while seq < total and time.monotonic() < deadline and publisher.connected:
+            acked += publisher.take_acks()[0]
+            if publisher.in_flight() < 100:
+                seq += 1
+                publisher.publish(seq, "dockgate/gw-test/events/load", b"x" * 300)
+            else:
+                time.sleep(0.0005)
+
+        def all_acked() -> bool:
+            acked.extend(publisher.take_acks()[0])
+            return len(acked) >= seq
+
+        wait_until(all_acked, 10, "every PUBACK")
+    finally:
+        publisher.stop()
+    assert "bad record mac" not in secure.log and "Protocol error" not in secure.log
+    assert len(acked) == seq == total
