@@ -20,7 +20,7 @@ from drivers import ReaderDriver, create_driver
 from drivers.base import ReaderException
 from gateway.config import Config
 from gateway.epcis import EpcisRenderer
-from gateway.errors import OutboxError
+from gateway.errors import ConfigError, OutboxError
 from gateway.metrics import GatewayMetrics, HealthServer
 from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher
@@ -77,11 +77,9 @@ class Gateway:
         self.started = False
         self.systemd = SystemdNotifier()
         self.health: HealthServer | None = None
-        self.drivers: list[ReaderDriver] = [
-            create_driver(settings, self._reads.put, self._on_reader_status) for settings in config.readers
-        ]
-        for driver in self.drivers:
-            driver.on_exception = self._door_exceptions.put
+        self.drivers: list[ReaderDriver] = [self._make_driver(settings) for settings in config.readers]
+        self.reload_from: Callable[[], Config] | None = None  # set by the CLI: loads the config file again
+        self._reload_requested = False
         mqtt = config.mqtt
         self._event_topic = mqtt.topics.events
         self._reader_topic = mqtt.topics.reader_status
@@ -120,6 +118,86 @@ class Gateway:
             self.outbox.pending_count(),
         )
 
+    def _make_driver(self, settings: Any) -> ReaderDriver:
+        driver = create_driver(settings, self._reads.put, self._on_reader_status)
+        driver.on_exception = self._door_exceptions.put
+        return driver
+
+    def request_reload(self) -> None:
+        """From a signal handler (SIGHUP): the main loop reloads the config at its next turn."""
+        self._reload_requested = True
+        self._reads.put([])
+
+    def _reload(self) -> None:
+        self._reload_requested = False
+        if self.reload_from is None:
+            return
+        try:
+            new = self.reload_from()
+        except ConfigError as exc:
+            log.error(
+                "event=reload_refused problems=%d detail=the running config stays in force\n%s",
+                len(exc.problems),
+                "\n".join(exc.problems),
+            )
+            return
+        self.apply_config(new)
+
+    def apply_config(self, new: Config) -> None:
+        """Live reload: changed readers reconnect, unchanged ones keep reading; presence at unchanged
+        locations and the outbox are kept. gateway.id, outbox and metrics need a restart."""
+        old = self.config
+        kept = [name for name in ("gateway", "outbox", "metrics") if getattr(new, name) != getattr(old, name)]
+        if kept:
+            log.warning("event=reload_needs_restart sections=%s detail=these keep their running values", ",".join(kept))
+            new = new.model_copy(update={name: getattr(old, name) for name in kept})
+        old_readers = {r.name: r for r in old.readers}
+        new_readers = {r.name: r for r in new.readers}
+        drivers = {d.name: d for d in self.drivers}
+        changed = {n for n in old_readers if new_readers.get(n) != old_readers[n]}
+        for name in sorted(changed):
+            drivers.pop(name).stop()
+            if name not in new_readers:
+                self.reader_status.pop(name, None)
+            else:  # its new driver reports connecting / connected from here
+                self._statuses.put((name, "disconnected", "config reloaded", self.clock(), None))
+        for name, settings in new_readers.items():
+            if name not in drivers:
+                drivers[name] = self._make_driver(settings)
+                self.reader_status.setdefault(
+                    name, {"state": "disconnected", "since": rfc3339(self.clock()), "detail": ""}
+                )
+                drivers[name].start()
+        self.drivers = [drivers[r.name] for r in new.readers]
+        old_locations = {loc.name: loc for loc in old.locations}
+        unchanged = {
+            loc.name
+            for loc in new.locations
+            if old_locations.get(loc.name) == loc
+            and all(old_readers.get(p.reader) == new_readers.get(p.reader) for p in loc.read_points)
+        }
+        pipeline = Pipeline(new, identity=self.pipeline.identity)
+        pipeline.adopt(self.pipeline, unchanged)
+        self.pipeline = pipeline
+        if new.mqtt != old.mqtt:
+            self.publisher.stop(timeout=2.0)
+            self.publisher = MqttPublisher(new.mqtt, new.gateway.id)
+            self.publisher.on_ack = lambda: self._reads.put([])
+            self._cursor = 0  # what the old connection had in flight is sent again from the outbox
+            self._published.clear()
+            self._was_connected = False
+            self.publisher.start()
+        self.config = new
+        mqtt = new.mqtt
+        self._event_topic = mqtt.topics.events
+        self._reader_topic = mqtt.topics.reader_status
+        log.warning(
+            "event=reloaded readers_restarted=%s locations_kept=%s mqtt_reconnected=%s",
+            ",".join(sorted(changed | (set(new_readers) - set(old_readers)))) or "-",
+            ",".join(sorted(unchanged)) or "-",
+            new.mqtt != old.mqtt,
+        )
+
     def request_stop(self) -> None:
         self._stop.set()
         self._reads.put([])  # wake the main loop now, also when called from a signal handler
@@ -143,6 +221,8 @@ class Gateway:
                 batches.append(self._reads.get_nowait())
         except queue.Empty:
             pass
+        if self._reload_requested:
+            self._reload()
         now = self.clock()
         self.last_tick = time.time()
         self.systemd.tick()
@@ -353,7 +433,9 @@ class Gateway:
                 reader, state, detail, when, extra = self._statuses.get_nowait()
             except queue.Empty:
                 break
-            status = self.reader_status[reader]
+            status = self.reader_status.get(reader)
+            if status is None:  # a reader removed by a reload, saying its last words
+                continue
             if extra is not None and any(status.get(k) != v for k, v in extra.items()):
                 status.update(extra)  # per-antenna and GPI state (LLRP)
                 changed.add(reader)

@@ -12,6 +12,7 @@ from types import FrameType
 
 from gateway.config import AnyReaderSettings, Config, load_config
 from gateway.errors import ConfigError, DockgateError
+from gateway.logs import setup_logging as setup_logging  # re-exported for the demo
 
 log = logging.getLogger("dockgate")
 
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the gateway in the foreground")
     run.add_argument("--config", "-c", required=True, help="YAML configuration file")
+    run.add_argument(
+        "--log-format", choices=["keyvalue", "json"], help="log line format (default: logging.format, keyvalue)"
+    )
     run.set_defaults(handler=_cmd_run)
 
     check = sub.add_parser("check-config", help="validate a configuration file")
@@ -115,21 +119,11 @@ def _describe_reader(reader: AnyReaderSettings) -> str:
     return f"{reader.name} (usb-hid {reader.vendor_id:04x}:{reader.product_id:04x})"
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # sllurp logs every connection detail at INFO and worse; keep it to what matters
-    logging.getLogger("sllurp").setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
 def _cmd_run(ns: argparse.Namespace) -> int:
     config = _load(ns.config)
     if config is None:
         return EXIT_BAD_CONFIG
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, ns.log_format or config.logging.format)
     faulthandler.enable()  # a fatal signal (SIGSEGV, SIGABRT) dumps every thread's stack to the log
     from gateway.app import Gateway
 
@@ -138,13 +132,18 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     except DockgateError as exc:
         log.error("event=startup_failed error=%s", exc)
         return EXIT_FAILURE
+    gateway.reload_from = lambda: load_config(ns.config)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("event=signal signal=%s", signal.Signals(signum).name)
-        gateway.request_stop()
+        if signum == signal.SIGHUP:
+            gateway.request_reload()
+        else:
+            gateway.request_stop()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     try:
         gateway.run()
     except DockgateError as exc:

@@ -421,7 +421,7 @@ def _listen(value: object) -> object:
     if value in (None, "", "off", False):
         return None
     if isinstance(value, str):
-        host, sep, port = value.rpartition(":")
+        _, sep, port = value.rpartition(":")
         if sep and port.isdigit() and 0 <= int(port) <= 65535:
             return value
     raise ValueError(f"expected host:port such as 127.0.0.1:9108 (or off), got {value!r}")

@@ -31,6 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
 from gateway.errors import DockgateError
+from gateway.logs import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,9 @@ class MqttPublisher:
             reconnect_on_failure=False,  # our network thread reconnects, with jitter
         )
         if settings.username is not None:
-            self._client.username_pw_set(settings.username, read_password(settings))
+            password = read_password(settings)
+            register_secret(password)  # the log redaction filter blanks it wherever it might appear
+            self._client.username_pw_set(settings.username, password)
         if settings.tls is not None:
             self._client.tls_set_context(_tls_context(settings))
         self._client.max_inflight_messages_set(settings.max_inflight)

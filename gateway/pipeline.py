@@ -210,6 +210,17 @@ class PresenceTracker:
     def present_count(self) -> int:
         return len(self._present) + len(self._static)
 
+    def adopt(self, other: PresenceTracker, locations: set[str]) -> None:
+        """Take over ``other``'s visits at these locations (a config reload that left them unchanged)."""
+        for mine, theirs in (
+            (self._candidates, other._candidates),
+            (self._present, other._present),
+            (self._static, other._static),
+        ):
+            for key, visit in theirs.items():
+                if key[1] in locations:
+                    mine[key] = visit
+
     @property
     def tracked_count(self) -> int:
         return len(self._present) + len(self._static) + len(self._candidates)
@@ -377,6 +388,19 @@ class Pipeline:
         self.dropped: Counter[str] = Counter()
         self.unmapped: Counter[tuple[str, int]] = Counter()  # reads from antennas no read point names
         self.reads_total = 0
+
+    def adopt(self, old: Pipeline, locations: set[str]) -> None:
+        """After a reload: keep presence at unchanged locations, and the counters (they are monotonic)."""
+        self.presence.adopt(old.presence, locations)
+        self.dropped.update(old.dropped)
+        self.unmapped.update(old.unmapped)
+        self.reads_total += old.reads_total
+        for key, point in old.read_points.points.items():
+            new_point = self.read_points.points.get(key)
+            if new_point is not None:
+                new_point.reads, new_point.last_read = point.reads, point.last_read
+            else:
+                self.unmapped[key] += point.reads
 
     def process(self, reads: Iterable[TagRead], now: float) -> list[LocationEvent]:
         """Run a batch of reads through the pipeline, then expire what is due at ``now``."""
