@@ -20,10 +20,10 @@ from drivers import ReaderDriver, create_driver
 from drivers.base import ReaderException
 from gateway.config import Config
 from gateway.epcis import EpcisRenderer
-from gateway.errors import ConfigError, OutboxError
+from gateway.errors import ConfigError, DockgateError, OutboxError
 from gateway.metrics import GatewayMetrics, HealthServer
 from gateway.model import LocationEvent, TagRead, rfc3339
-from gateway.mqtt import MqttPublisher
+from gateway.mqtt import MqttPublisher, backoff_delay
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.scanning import ScanProcessor
@@ -54,6 +54,9 @@ class Gateway:
         self._was_connected = False
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
+        self._refused_from = 0  # lowest seq the broker refused, waiting for its retry time
+        self._retry_refused_at = 0.0
+        self._refusals = 0
         self._unsaved: list[LocationEvent] = []  # events the outbox could not store yet
         self.outbox_fault: str | None = None  # why the outbox cannot store events right now
         self._fault_logged_at = -1e9
@@ -180,9 +183,15 @@ class Gateway:
         pipeline.adopt(self.pipeline, unchanged)
         self.pipeline = pipeline
         if new.mqtt != old.mqtt:
-            self.publisher.stop(timeout=2.0)
-            self.publisher = MqttPublisher(new.mqtt, new.gateway.id)
-            self.publisher.on_ack = lambda: self._reads.put([])
+            try:
+                publisher = MqttPublisher(new.mqtt, new.gateway.id)  # first: a bad password file must not
+            except DockgateError as exc:  # leave us without a connection
+                log.error("event=reload_refused section=mqtt error=%s detail=the running MQTT settings stay", exc)
+                new = new.model_copy(update={"mqtt": old.mqtt})
+            else:
+                self.publisher.stop(timeout=2.0)
+                self.publisher = publisher
+                self.publisher.on_ack = lambda: self._reads.put([])
             self._cursor = 0  # what the old connection had in flight is sent again from the outbox
             self._published.clear()
             self._was_connected = False
@@ -357,7 +366,17 @@ class Gateway:
                     self.metrics.publish_latency.observe(max(0.0, now - sent[0]))
                     self.metrics.read_to_publish_latency.observe(max(0.0, now - sent[1]))
         if rejected:
-            self._cursor = min(self._cursor, min(abs(key) for key in rejected) - 1)
+            # The broker refused them (an ACL, a quota): send them again later, with backoff, not every turn.
+            self._refused_from = min(self._refused_from or self._cursor, min(abs(key) for key in rejected))
+            self._refusals += 1
+            self._retry_refused_at = time.monotonic() + backoff_delay(
+                self._refusals, self.config.mqtt.reconnect_delay_max, base=1.0
+            )
+        if self._refused_from and time.monotonic() >= self._retry_refused_at and not self.publisher.in_flight():
+            self._cursor = min(self._cursor, self._refused_from - 1)
+            self._refused_from = 0
+        elif not rejected and acked:
+            self._refusals = 0
         if not self.publisher.connected:
             return
         room = self.config.mqtt.max_inflight - self.publisher.in_flight()

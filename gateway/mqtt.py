@@ -16,9 +16,11 @@ paho, and never logged, put in an error message or kept anywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import select
 import ssl
 import threading
 from collections.abc import Callable
@@ -117,6 +119,7 @@ class MqttPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._lock = threading.Lock()
+        self._io_lock = threading.RLock()  # around every paho call that may touch the socket
         self._acked: list[int] = []
         self._rejected: list[int] = []
         self._mid_to_seq: dict[int, int] = {}
@@ -152,7 +155,8 @@ class MqttPublisher:
         """Hand one outbox event to paho (QoS 1); its PUBACK shows up in ``take_acks``."""
         # Not under self._lock: paho calls on_publish while holding its own mutex, and taking the two
         # locks in opposite orders would deadlock. A PUBACK that beats us here waits in _early.
-        info = self._client.publish(topic, payload, qos=1)
+        with self._io_lock:
+            info = self._client.publish(topic, payload, qos=1)
         with self._lock:
             reason = self._early.pop(info.mid, None)
             if reason is None:
@@ -162,7 +166,8 @@ class MqttPublisher:
 
     def publish_retained(self, topic: str, payload: bytes) -> None:
         """A retained QoS 1 message that is not an event (reader status)."""
-        info = self._client.publish(topic, payload, qos=1, retain=True)
+        with self._io_lock:
+            info = self._client.publish(topic, payload, qos=1, retain=True)
         with self._lock:
             if self._early.pop(info.mid, None) is None:
                 self._own_mids.add(info.mid)
@@ -184,7 +189,8 @@ class MqttPublisher:
         if thread is None:
             return
         if self.connected:
-            info = self._client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            with self._io_lock:
+                info = self._client.publish(self.status_topic, b"offline", qos=1, retain=True)
             with self._lock:
                 self._own_mids.add(info.mid)
             try:
@@ -192,7 +198,8 @@ class MqttPublisher:
             except (RuntimeError, ValueError) as exc:
                 log.warning("mqtt=%s event=offline_not_published error=%s", self.where, exc)
         self._stopping.set()
-        self._client.disconnect()
+        with self._io_lock:
+            self._client.disconnect()
         thread.join(timeout + 5)
         self._connected.clear()
 
@@ -202,7 +209,8 @@ class MqttPublisher:
         settings = self.settings
         while not self._stopping.is_set():
             try:
-                self._client.connect(settings.host, settings.port, keepalive=int(settings.keepalive))
+                with self._io_lock:
+                    self._client.connect(settings.host, settings.port, keepalive=int(settings.keepalive))
             except (OSError, ssl.SSLError) as exc:  # refused, unreachable, TLS handshake failed
                 self.last_error = _describe_connect_error(exc)
                 attempt += 1
@@ -217,13 +225,12 @@ class MqttPublisher:
                 self._stopping.wait(delay)
                 continue
             while not self._stopping.is_set():
-                rc = self._client.loop(timeout=0.2)
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if self._turn(0.2) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             if self._stopping.is_set():
                 # let the DISCONNECT (and the offline message before it) go out
                 for _ in range(10):
-                    if self._client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    if self._turn(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                         break
                 break
             self._connected.clear()
@@ -237,6 +244,20 @@ class MqttPublisher:
                 self.last_error or "connection lost",
             )
             self._stopping.wait(delay)
+
+    def _turn(self, timeout: float) -> MQTTErrorCode:
+        """One turn of the network loop. The socket is only ever touched under ``_io_lock``: paho
+        writes from whichever thread publishes, and two threads on one TLS socket corrupt it."""
+        sock = self._client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        pending = getattr(sock, "pending", None)
+        if not (pending is not None and pending()):  # TLS may hold decrypted bytes already
+            want_write = [sock] if self._client.want_write() else []
+            with contextlib.suppress(OSError, ValueError):  # closed under us: loop() below reports it
+                select.select([sock], want_write, [], timeout)
+        with self._io_lock:
+            return self._client.loop(timeout=0)
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None
@@ -267,6 +288,8 @@ class MqttPublisher:
         with self._lock:
             if mid in self._own_mids:
                 self._own_mids.discard(mid)
+                if reason.is_failure:
+                    log.error("mqtt=%s event=status_refused reason=%s", self.where, reason)
                 return
             seq = self._mid_to_seq.pop(mid, None)
             if seq is None:

@@ -316,8 +316,7 @@ def test_password_from_the_environment(
 def outside_the_acl(directory: Path, broker: SecureBroker, reader: int, password_file: Path) -> Path:
     """A gateway logged in as gw-test (allowed to write dockgate/gw-test/# only) that calls itself gw-other.
 
-    On the plain listener: over TLS the refusal storm (see the xfail below) also trips the TLS race
-    shown by test_tls_survives_publishing_from_the_main_loop, and the connection breaks.
+    On the plain listener, so that what is tested is the refusal alone.
     """
     return write_gateway_config(
         directory, broker.plain_port, reader, gateway_id="gw-other", username="gw-test", password_file=password_file
@@ -360,11 +359,6 @@ def test_publishing_outside_the_acl_is_refused_and_the_events_stay_in_the_outbox
     assert_password_not_logged(log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: Gateway._deliver rewinds its cursor on every refusal, so refused events are re-sent "
-    "(and logged at ERROR) every 50 ms tick, without backoff: about 280 refusals/s for 14 events",
-)
 def test_refused_events_are_retried_with_backoff_not_every_tick(
     tmp_path: Path, secure: SecureBroker, reader: int, password_file: Path
 ) -> None:
@@ -581,12 +575,6 @@ class TestBackoffDelay:
         assert all(backoff_delay(3, cap=60.0, base=1.0) <= 8.0 for _ in range(200))
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: it shows within about 1,500 messages here, but not deterministically
-    reason="gateway bug: MqttPublisher.publish() runs paho's publish (which writes to the socket itself, "
-    "since paho has no loop thread of its own) on the main loop while the network thread is in client.loop(): "
-    "two threads in one TLS connection corrupt it (mosquitto: 'decryption failed or bad record mac')",
-)
 def test_tls_survives_publishing_from_the_main_loop(tmp_path: Path, secure: SecureBroker, password_file: Path) -> None:
     """MqttPublisher in this process, over mutual TLS, used as the gateway's main loop uses it."""
     from gateway.config import MqttSettings
