@@ -20,7 +20,8 @@ Every read that produces nothing is counted by reason in ``Pipeline.dropped``.
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict, deque
+from array import array
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 
 from gateway.config import Config, FilterSettings, PipelineSettings
@@ -121,56 +122,69 @@ def _power(rssi: float | None) -> float:
 
 
 class _Visit:
-    """One tag at one location: a candidate until confirmed, then present until it departs."""
+    """One tag at one location: a candidate until confirmed, then present until it departs.
+
+    Kept small, there may be a million of them: antennas as a bitmask, the candidate's recent read
+    times only while it is a candidate, the per-side direction sums only where read points have sides.
+    The location is the dict the visit lives in, not a field.
+    """
 
     __slots__ = (
         "antennas",
         "epc",
         "first_seen",
         "last_seen",
-        "location",
         "reader",
         "reads",
         "recent",
         "rssi_max",
-        "side_n",
-        "side_w",
-        "side_wt",
+        "sides",
         "static",
     )
 
-    def __init__(self, epc: str, location: str, time: float) -> None:
+    def __init__(self, epc: str, time: float) -> None:
         self.epc = epc
-        self.location = location
+        self.recent: list[float] | None = []
         self.reset(time)
-        self.recent: deque[float] = deque()
 
     def reset(self, time: float) -> None:
         self.reader = ""
         self.first_seen = time
         self.last_seen = time
         self.reads = 0
-        self.antennas: set[int] = set()
+        self.antennas = 0  # bit n set: antenna n read the tag (antenna ids above 1023 share bit 1023)
         self.rssi_max: float | None = None
         self.static = False
-        # per side (index 1 outside, 2 inside): read count, sum of weights, sum of weight * time
-        self.side_n = [0, 0, 0]
-        self.side_w = [0.0, 0.0, 0.0]
-        self.side_wt = [0.0, 0.0, 0.0]
+        # per side: [reads, sum of weights, sum of weight * time] outside, then the same inside
+        self.sides: array[float] | None = None
 
     def add(self, read: TagRead, side: int) -> None:
-        self.last_seen = read.time
+        time = read.time
+        self.last_seen = time
         self.reads += 1
         self.reader = read.reader
-        self.antennas.add(read.antenna)
+        self.antennas |= 1 << min(read.antenna, 1023)
         rssi = read.rssi
         if rssi is not None and (self.rssi_max is None or rssi > self.rssi_max):
             self.rssi_max = rssi
         if side:
+            sides = self.sides
+            if sides is None:
+                sides = self.sides = array("d", bytes(48))
             weight = _power(rssi)
-            self.side_n[side] += 1
-            self.side_w[side] += weight
-            self.side_wt[side] += weight * (read.time - self.first_seen)
+            base = 3 * (side - 1)
+            sides[base] += 1.0
+            sides[base + 1] += weight
+            sides[base + 2] += weight * (time - self.first_seen)
+
+    def antenna_list(self) -> list[int]:
+        bits, out, antenna = self.antennas, [], 0
+        while bits:
+            if bits & 1:
+                out.append(antenna)
+            bits >>= 1
+            antenna += 1
+        return out
 
     def direction(self) -> tuple[str | None, float]:
         """``in`` (outside -> inside), ``out``, or None; and a confidence 0..1.
@@ -178,19 +192,32 @@ class _Visit:
         Compares the power-weighted mean time of the reads on each side: a pallet moving in is
         strongest on the outside antennas first and on the inside antennas later.
         """
-        n_out, n_in = self.side_n[_OUTSIDE], self.side_n[_INSIDE]
-        if not n_out or not n_in:
+        sides = self.sides
+        if sides is None or not sides[0] or not sides[3]:
             return None, 0.0
-        t_out = self.side_wt[_OUTSIDE] / self.side_w[_OUTSIDE]
-        t_in = self.side_wt[_INSIDE] / self.side_w[_INSIDE]
+        t_out = sides[2] / sides[1]
+        t_in = sides[5] / sides[4]
         delta = t_in - t_out
         span = max(self.last_seen - self.first_seen, 1e-3)
         separation = min(1.0, 2.0 * abs(delta) / span)
-        support = min(1.0, min(n_out, n_in) / 4.0)
+        support = min(1.0, min(sides[0], sides[3]) / 4.0)
         confidence = round(separation * support, 2)
         if confidence < 0.1:
             return None, confidence
         return ("in" if delta > 0 else "out"), confidence
+
+
+class _Place:
+    """The visits at one location, each dict in order of last read (oldest first: a read moves its
+    visit to the end), so that expiry looks only at the front."""
+
+    __slots__ = ("candidates", "name", "present", "static")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.candidates: dict[str, _Visit] = {}
+        self.present: dict[str, _Visit] = {}
+        self.static: dict[str, _Visit] = {}
 
 
 class PresenceTracker:
@@ -200,30 +227,27 @@ class PresenceTracker:
         self._settings = settings
         self._gateway = gateway_id
         self._identity = identity
-        # All three ordered by last read, oldest first (move_to_end on every read), so that tick()
-        # looks only at the visits that may have expired.
-        self._candidates: OrderedDict[tuple[str, str], _Visit] = OrderedDict()
-        self._present: OrderedDict[tuple[str, str], _Visit] = OrderedDict()
-        self._static: OrderedDict[tuple[str, str], _Visit] = OrderedDict()
+        self._places: dict[str, _Place] = {}
+
+    def _place(self, location: str) -> _Place:
+        place = self._places.get(location)
+        if place is None:
+            place = self._places[location] = _Place(location)
+        return place
 
     @property
     def present_count(self) -> int:
-        return len(self._present) + len(self._static)
-
-    def adopt(self, other: PresenceTracker, locations: set[str]) -> None:
-        """Take over ``other``'s visits at these locations (a config reload that left them unchanged)."""
-        for mine, theirs in (
-            (self._candidates, other._candidates),
-            (self._present, other._present),
-            (self._static, other._static),
-        ):
-            for key, visit in theirs.items():
-                if key[1] in locations:
-                    mine[key] = visit
+        return sum(len(p.present) + len(p.static) for p in self._places.values())
 
     @property
     def tracked_count(self) -> int:
-        return len(self._present) + len(self._static) + len(self._candidates)
+        return sum(len(p.present) + len(p.static) + len(p.candidates) for p in self._places.values())
+
+    def adopt(self, other: PresenceTracker, locations: set[str]) -> None:
+        """Take over ``other``'s visits at these locations (a config reload that left them unchanged)."""
+        for name, place in other._places.items():
+            if name in locations:
+                self._places[name] = place
 
     def observe(self, read: TagRead, location: str, side: int, hold: float, events: list[LocationEvent]) -> None:
         """Account one read of a tag at a location; append the events it causes.
@@ -232,94 +256,95 @@ class PresenceTracker:
         arbitration needs that long to see the neighbours' evidence).
         """
         settings = self._settings
-        key = (read.epc, location)
-        visit = self._present.get(key)
+        place = self._places.get(location) or self._place(location)
+        epc = read.epc
+        time = read.time
+        present = place.present
+        visit = present.get(epc)
         if visit is not None:
-            if read.time - visit.last_seen < settings.depart_after:
+            if time - visit.last_seen < settings.depart_after:
                 visit.add(read, side)
-                if read.time - visit.first_seen < settings.static_after:
-                    self._present.move_to_end(key)
+                del present[epc]
+                if time - visit.first_seen < settings.static_after:
+                    present[epc] = visit  # to the end: the most recently read
                     return
-                del self._present[key]
                 visit.static = True
-                self._static[key] = visit
+                place.static[epc] = visit
                 if settings.static_event:
-                    events.append(self._event("static", read.time, visit))
+                    events.append(self._event("static", time, visit, place))
                 return
             # silent for depart_after, but no tick ran in between (a late batch, a replay): the old
             # visit ended, and this read may begin a new one
-            del self._present[key]
-            events.append(self._departed(visit))
+            del present[epc]
+            events.append(self._departed(visit, place))
         else:
-            visit = self._static.get(key)
+            visit = place.static.get(epc)
             if visit is not None:
-                if read.time - visit.last_seen < settings.static_release:
+                del place.static[epc]
+                if time - visit.last_seen < settings.static_release:
                     visit.add(read, side)
-                    self._static.move_to_end(key)
+                    place.static[epc] = visit
                     return
-                del self._static[key]
-                events.append(self._departed(visit))
-        visit = self._candidates.get(key)
-        if visit is None:
-            visit = self._candidates[key] = _Visit(read.epc, location, read.time)
+                events.append(self._departed(visit, place))
+        candidates = place.candidates
+        visit = candidates.pop(epc, None)
+        if visit is None or visit.recent is None:
+            visit = _Visit(epc, time)
         else:
-            self._candidates.move_to_end(key)
-            recent = visit.recent
-            window_start = read.time - settings.arrive_window
-            while recent and recent[0] < window_start:
-                recent.popleft()
-            if not recent:  # the earlier reads were too far apart: start over
-                visit.reset(read.time)
+            window_start = time - settings.arrive_window
+            times = visit.recent
+            if times and times[0] < window_start:
+                times[:] = [t for t in times if t >= window_start]
+            if not times:  # the earlier reads were too far apart: start over
+                visit.reset(time)
         visit.add(read, side)
-        visit.recent.append(read.time)
-        if len(visit.recent) >= settings.arrive_min_reads and read.time - visit.first_seen >= hold:
-            del self._candidates[key]
-            visit.recent.clear()
-            self._present[key] = visit
-            events.append(self._event("arrived", read.time, visit))
+        recent = visit.recent
+        assert recent is not None
+        recent.append(time)
+        if len(recent) >= settings.arrive_min_reads and time - visit.first_seen >= hold:
+            visit.recent = None
+            present[epc] = visit
+            events.append(self._event("arrived", time, visit, place))
+        else:
+            candidates[epc] = visit
 
     def seen_at(self, location: str) -> Iterator[tuple[str, float]]:
-        """(epc, last read) of every tag tracked at ``location``, for scan fusion: O(tags tracked), called per
-        scan, never per tag read."""
-        for visits in (self._candidates, self._present, self._static):
-            for (epc, where), visit in visits.items():
-                if where == location:
-                    yield epc, visit.last_seen
+        """(epc, last read) of every tag tracked at ``location``, for scan fusion: O(tags tracked there),
+        called per scan, never per tag read."""
+        place = self._places.get(location)
+        if place is None:
+            return
+        for visits in (place.candidates, place.present, place.static):
+            for epc, visit in visits.items():
+                yield epc, visit.last_seen
 
     def tick(self, now: float, events: list[LocationEvent]) -> None:
         """Emit ``departed`` for visits silent for ``depart_after``; forget stale candidates."""
-        self._expire(self._present, now - self._settings.depart_after, events)
-        self._expire(self._static, now - self._settings.static_release, events)
-        forget_before = now - self._settings.arrive_window
-        candidates = self._candidates
-        while candidates:
-            key, visit = next(iter(candidates.items()))
-            if visit.last_seen > forget_before:
-                break
-            del candidates[key]
+        settings = self._settings
+        for place in self._places.values():
+            for visit in _expired(place.present, now - settings.depart_after):
+                events.append(self._departed(visit, place))
+            for visit in _expired(place.static, now - settings.static_release):
+                events.append(self._departed(visit, place))
+            if place.candidates:
+                _expired(place.candidates, now - settings.arrive_window)
+                if not place.candidates:
+                    place.candidates = {}  # a dict never gives back memory: after a rush, start small again
 
-    def _expire(self, visits: OrderedDict[tuple[str, str], _Visit], before: float, events: list[LocationEvent]) -> None:
-        while visits:
-            key, visit = next(iter(visits.items()))
-            if visit.last_seen > before:
-                break
-            del visits[key]
-            events.append(self._departed(visit))
-
-    def _departed(self, visit: _Visit) -> LocationEvent:
-        event = self._event("departed", visit.last_seen, visit)
+    def _departed(self, visit: _Visit, place: _Place) -> LocationEvent:
+        event = self._event("departed", visit.last_seen, visit, place)
         event.direction, event.direction_confidence = visit.direction()
         return event
 
-    def _event(self, kind: str, time: float, visit: _Visit) -> LocationEvent:
+    def _event(self, kind: str, time: float, visit: _Visit, place: _Place) -> LocationEvent:
         return LocationEvent(
             type=kind,
             time=time,
             gateway=self._gateway,
-            location=visit.location,
+            location=place.name,
             reader=visit.reader,
             epc=visit.epc,
-            antennas=sorted(visit.antennas),
+            antennas=visit.antenna_list(),
             reads=visit.reads,
             rssi_max=visit.rssi_max,
             first_seen=visit.first_seen,
@@ -327,6 +352,18 @@ class PresenceTracker:
             uri=self._identity.uri(visit.epc),
             static=visit.static,
         )
+
+
+def _expired(visits: dict[str, _Visit], before: float) -> list[_Visit]:
+    """Remove and return the visits last read at or before ``before`` (they are at the front)."""
+    gone: list[_Visit] = []
+    for visit in visits.values():  # one pass over the front, then stop
+        if visit.last_seen > before:
+            break
+        gone.append(visit)
+    for visit in gone:
+        del visits[visit.epc]
+    return gone
 
 
 class DoorArbiter:
