@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     accuracy.add_argument("--scenarios", help="folder of scenario YAML files (default: the built-in library)")
     accuracy.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     accuracy.set_defaults(handler=_cmd_bench_accuracy)
+    throughput = bench_sub.add_parser(
+        "throughput", help="full gateway vs sllurp decode-only vs a naive gateway on one recorded LLRP stream"
+    )
+    throughput.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    throughput.add_argument("--seconds", type=float, default=10.0, help="measuring window per gateway run (default 10)")
+    throughput.add_argument("--quick", action="store_true", help="a few seconds per part: a smoke run, not figures")
+    throughput.set_defaults(handler=_cmd_bench_throughput)
 
     demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, a live view of the door")
     demo.add_argument(
@@ -159,6 +166,20 @@ def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
 
     print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json))
     return EXIT_OK
+
+
+def _cmd_bench_throughput(ns: argparse.Namespace) -> int:
+    try:
+        from benchmarks.throughput import main as throughput
+    except ModuleNotFoundError as exc:
+        print(
+            f"dockgate bench throughput: {exc}; run it from a checkout of the repository "
+            "(the benchmarks are not installed with the package)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    argv = ["--seconds", str(ns.seconds)] + (["--json"] if ns.json else []) + (["--quick"] if ns.quick else [])
+    return throughput(argv)
 
 
 def _cmd_demo(ns: argparse.Namespace) -> int:

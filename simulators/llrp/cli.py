@@ -11,6 +11,7 @@ from types import FrameType
 
 from simulators.llrp.capabilities import VENDORS
 from simulators.llrp.faults import parse_fault, parse_gpi
+from simulators.llrp.replay import Recording, record
 from simulators.llrp.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
 from simulators.llrp.server import QUIRKS, LLRPSimulator
 
@@ -55,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quirk", action="append", default=[], choices=list(QUIRKS), help="misbehave like some readers"
     )
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="instead of the scenario, stream this recorded LLRP byte stream (RO_ACCESS_REPORTs, looped) "
+        "once the client's ROSpec starts",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, metavar="N", help="with --replay: N reads/s (default: full speed)"
+    )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the scenario's reads as a recorded stream (RO_ACCESS_REPORTs of --tags-per-report) and exit",
+    )
+    parser.add_argument("--tags-per-report", type=int, default=100, help="with --record (default 100)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -74,8 +90,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llrp simulator: --port: expected 0-65535, got {args.port}", file=sys.stderr)
         return 2
     scenario_path = args.scenario or default_scenario_path()
+    if args.rate is not None and args.replay is None:
+        print("llrp simulator: --rate needs --replay", file=sys.stderr)
+        return 2
     try:
         scenario = load_scenario(scenario_path)
+        if args.record is not None:
+            recording = record(scenario, args.tags_per_report)
+            recording.save(args.record)
+            print(
+                f"llrp simulator: recorded {recording.total_reads} reads in {len(recording.frames)} reports "
+                f"({recording.total_bytes} bytes) to {args.record}",
+                file=sys.stderr,
+            )
+            return 0
         sim = LLRPSimulator(
             scenario,
             host=args.host,
@@ -87,12 +115,17 @@ def main(argv: list[str] | None = None) -> int:
             faults=[parse_fault(x) for x in args.fault],
             gpi=[parse_gpi(x) for x in args.gpi],
             quirks=args.quirk,
+            replay=Recording.load(args.replay) if args.replay is not None else None,
+            replay_rate=args.rate,
         )
         sim.start()
     except (ScenarioError, ValueError) as exc:
         print(f"llrp simulator: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
+        if args.record is not None:
+            print(f"llrp simulator: cannot write {args.record}: {exc.strerror}", file=sys.stderr)
+            return 1
         print(f"llrp simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = threading.Event()

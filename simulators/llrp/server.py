@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from simulators.llrp import frames as f
 from simulators.llrp.capabilities import VENDORS, ReaderConfig, capabilities_response, reader_config_response
 from simulators.llrp.faults import Fault, GpiPulse
+from simulators.llrp.replay import Recording, ReplayCursor
 from simulators.llrp.rospec import (
     START_IMMEDIATE,
     STATE_ACTIVE,
@@ -80,6 +81,7 @@ class _Inventory:
     last_report: float
     buffer: list[bytes] = field(default_factory=list)
     scenario_time: float = 0.0
+    replay: ReplayCursor | None = None  # a recorded stream instead of the scenario
 
 
 @dataclass
@@ -110,6 +112,8 @@ class LLRPSimulator:
         faults: Sequence[Fault] = (),
         gpi: Sequence[GpiPulse] = (),
         quirks: Sequence[str] = (),
+        replay: Recording | None = None,
+        replay_rate: float | None = None,
     ) -> None:
         if not 1 <= antennas <= 64:
             raise ValueError(f"antennas: expected 1-64, got {antennas}")
@@ -127,6 +131,10 @@ class LLRPSimulator:
             raise ValueError(f"quirk: expected one of {', '.join(QUIRKS)}, got {unknown_quirks[0]!r}")
         self.vendor = vendor
         self.quirks = frozenset(quirks)
+        if replay_rate is not None and replay_rate <= 0:
+            raise ValueError(f"rate: expected reads/s > 0, got {replay_rate}")
+        self.replay = replay  # when set, a started ROSpec streams this recording (looped) instead of the scenario
+        self.replay_rate = replay_rate  # reads/s; None = as fast as the socket takes them
         items = [_Scheduled(x.after_s, x.kind, x.antenna) for x in (*scenario.faults, *faults)]
         for pulse in (*scenario.gpi, *gpi):
             items += [
@@ -323,7 +331,7 @@ class _Session:
                     if self.sim._stopping.is_set():
                         reason = "simulator_stopped"
                         break
-                    if sel.select(TICK_S):
+                    if sel.select(self._wait_s()):
                         data = self.sock.recv(65536)
                         if not data:
                             reason = "peer_closed"
@@ -425,12 +433,22 @@ class _Session:
 
     # ---- time: reads, reports, keepalives ----------------------------------------------------
 
+    def _wait_s(self) -> float:
+        inv = self.inventory
+        if inv is None or inv.replay is None or self.silent:
+            return TICK_S
+        return min(TICK_S, inv.replay.wait_s(time.monotonic()))
+
     def _tick(self, now: float) -> None:
         self._run_schedule(now)
         if self.silent:
             return
         inv = self.inventory
-        if inv is not None:
+        if inv is not None and inv.replay is not None:
+            self.reads_sent += inv.replay.pump(self._send, now)
+            if inv.stop_at is not None and now >= inv.stop_at:
+                self._end_inventory(STATE_INACTIVE)
+        elif inv is not None:
             self._collect(inv, now)
             if inv.report_n:
                 while len(inv.buffer) >= inv.report_n:
@@ -518,6 +536,7 @@ class _Session:
             report_every_s=every_s,
             stop_at=now + rospec.stop_duration_ms / 1000.0 if rospec.stop_duration_ms else None,
             last_report=now,
+            replay=ReplayCursor(self.sim.replay, self.sim.replay_rate, now) if self.sim.replay is not None else None,
         )
         self.rospecs[rospec.rospec_id] = rospec.with_state(STATE_ACTIVE)
         log.info(
@@ -533,8 +552,9 @@ class _Session:
         inv = self.inventory
         if inv is None:
             return
-        self._collect(inv, time.monotonic())
-        self._flush(inv)
+        if inv.replay is None:
+            self._collect(inv, time.monotonic())
+            self._flush(inv)
         self.inventory = None
         rospec_id = inv.rospec.rospec_id
         if rospec_id in self.rospecs:
