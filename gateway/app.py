@@ -439,7 +439,7 @@ class Gateway:
                     first_seen=exc.extra.get("window_start", now),
                     last_seen=now,
                     reason=exc.reason,
-                    extra={k: v for k, v in exc.extra.items() if k != "window_start"},
+                    extra={"epc": None, **{k: v for k, v in exc.extra.items() if k != "window_start"}},
                 )
             )
 

@@ -205,6 +205,7 @@ def test_every_event_field_has_a_description() -> None:
 def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     sent = set(event("arrived")) | set(event("departed")) | set(event("static", static=True))
     sent |= {"barcode", "matched_epc", "reason"}  # scanned and exception events (tests/test_scanner_fusion.py)
+    sent |= {"gpi_port"}  # no_read exceptions (tests/test_llrp_gpio.py)
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 
@@ -222,6 +223,17 @@ GOLDEN = {
     "static": event("static", static=True, last_seen=T0 + 300.5, reads=2400),
     "with gap_before": {**event("arrived", seq=1042), "gap_before": 17},
     "SSCC": event("arrived", epc="3114257BF442F69715000000", uri="urn:epc:id:sscc:0614141.1123456789"),
+    "exception no_read": {
+        **{k: v for k, v in event("arrived").items() if k not in ("epc",)},
+        "type": "exception",
+        "epc": None,
+        "uri": None,
+        "antennas": [],
+        "reads": 0,
+        "rssi_max": None,
+        "reason": "no_read",
+        "gpi_port": 1,
+    },
 }
 
 
