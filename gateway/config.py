@@ -483,6 +483,13 @@ class Config(Section):
                 problems.append((f"readers[{i}].name", f"duplicate reader name {reader.name!r}"))
             readers.setdefault(reader.name, reader)
         location_names = {location.name for location in self.locations}
+        for i, reader in enumerate(self.readers):
+            gpi = getattr(reader, "gpi", None)
+            if gpi is not None and gpi.location is not None and gpi.location not in location_names:
+                known = ", ".join(sorted(location_names))
+                problems.append(
+                    (f"readers[{i}].gpi.location", f"no location named {gpi.location!r} (locations: {known})")
+                )
         seen_locations: set[str] = set()
         owner: dict[tuple[str, int], tuple[int, str]] = {}
         scanner_owner: dict[str, tuple[int, str]] = {}

@@ -91,9 +91,7 @@ def test_durations(text: str, value: float) -> None:
         (
             "    port: 5084\n",
             "    port: 5084\n    colour: red\n",
-            [
-                f"readers[0].colour: unknown key (allowed: {', '.join(LLRPReaderSettings.model_fields)})"
-            ],
+            [f"readers[0].colour: unknown key (allowed: {', '.join(LLRPReaderSettings.model_fields)})"],
         ),
         (
             "  depart_after: 5s",
@@ -329,3 +327,11 @@ def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:
 def test_shipped_example_config_is_valid() -> None:
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
     assert config.readers[0].report_timeout == 0.2
+
+
+def test_gpi_location_must_exist() -> None:
+    text = VALID.replace(
+        "    antennas: [1, 2, 3, 4]\nlocations",
+        "    antennas: [1, 2, 3, 4]\n    gpi: {port: 1, location: dock-9}\nlocations",
+    )
+    assert problems(text) == ["readers[0].gpi.location: no location named 'dock-9' (locations: dock-3)"]
