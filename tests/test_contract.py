@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 
 from gateway.config import MqttSettings, TopicSettings
 from gateway.model import LocationEvent
@@ -42,6 +42,9 @@ def deref(node: Any) -> Any:
     return node
 
 
+EPCIS_SCHEMA_REF = "../tests/data/epcis/EPCIS-JSON-Schema.json"  # GS1's official schema, with its licence
+
+
 def resolve_file_ref(ref: str) -> Any:
     """``./event.schema.json#/$defs/x`` relative to docs/: the JSON node it names."""
     file, _, pointer = ref.partition("#")
@@ -56,8 +59,10 @@ def resolve_file_ref(ref: str) -> Any:
 def payload_ref(message: dict[str, Any]) -> str:
     payload = message["payload"]
     if "schemaFormat" in payload:  # a Multi Format Schema Object
-        assert payload["schemaFormat"] == "application/schema+json;version=draft-2020-12"
+        schema_format = payload["schemaFormat"]
         payload = payload["schema"]
+        draft = "draft-07" if payload["$ref"] == EPCIS_SCHEMA_REF else "draft-2020-12"
+        assert schema_format == f"application/schema+json;version={draft}"
     return str(payload["$ref"])
 
 
@@ -117,12 +122,13 @@ def test_every_channel_message_payload_refers_to_the_schema_file() -> None:
         assert messages, name
         for message in messages:
             ref = payload_ref(message)
-            assert ref.split("#")[0] == "./event.schema.json", ref
+            assert ref.split("#")[0] in ("./event.schema.json", EPCIS_SCHEMA_REF), ref
             target = resolve_file_ref(ref)
-            assert isinstance(target, dict) and ("type" in target or "enum" in target), ref
+            assert isinstance(target, dict) and ("type" in target or "enum" in target or "$schema" in target), ref
             seen[name] = ref
     assert seen == {
         "events": "./event.schema.json",
+        "epcis": EPCIS_SCHEMA_REF,
         "gatewayStatus": "./event.schema.json#/$defs/gatewayStatus",
         "readerStatus": "./event.schema.json#/$defs/readerStatus",
     }
@@ -179,9 +185,13 @@ def test_asyncapi_examples_validate() -> None:
     for name in ASYNCAPI["channels"]:
         for message in channel_messages(name):
             target = resolve_file_ref(payload_ref(message))
-            checker = Draft202012Validator(
-                {**target, "$defs": EVENT_SCHEMA["$defs"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
+            checker: Draft7Validator | Draft202012Validator
+            if payload_ref(message) == EPCIS_SCHEMA_REF:  # GS1's schema is draft-07
+                checker = Draft7Validator(target)
+            else:
+                checker = Draft202012Validator(
+                    {**target, "$defs": EVENT_SCHEMA["$defs"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+                )
             assert message["examples"], name
             for example in message["examples"]:
                 checker.validate(example["payload"])
