@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ROSPEC_ID = 1
 _POLL_S = 0.05
 _HEALTHY_S = 10.0  # a session connected this long resets the backoff
+_MAX_BATCH = 5000  # reads handed to the core at once, at most
 IMPINJ = 25882
 ZEBRA = 10642
 
@@ -228,26 +229,10 @@ class LLRPDriver(ReaderDriver):
         self._next_id = self._next_id % 0xFFFFFFFF + 1
         return self._next_id
 
-    def _hand_reads(self, tags: list[wire.TagReport]) -> int:
-        now = time.time()
-        name = self.name
-        reads = [
-            TagRead(
-                reader=name,
-                antenna=t.antenna or 0,
-                epc=t.epc,
-                rssi=float(t.rssi) if t.rssi is not None else None,
-                time=now,
-                reader_time=(t.last_seen_us or t.first_seen_us or 0) / 1e6 or None,
-                seen_count=t.seen_count or 1,
-            )
-            for t in tags
-            if t.epc
-        ]
+    def _hand_reads(self, reads: list[TagRead]) -> None:
         if reads:
             self.reads += len(reads)
-            self._on_reads(reads)  # one batch per report
-        return len(reads)
+            self._on_reads(reads)
 
 
 class _Restart(Exception):
@@ -263,6 +248,11 @@ class _Session:
         self.sock = sock
         self.splitter = wire.FrameSplitter()
         self.pending: list[bytes] = []
+        self.decoder = wire.TagReadDecoder(driver.name)
+        # Reads of every report from one recv() go to the core as one batch, stamped with one clock
+        # reading: per-read work stays in the decoder, per-batch work (queue, wake-up) is paid once.
+        self.batch: list[TagRead] = []
+        self.received_at = time.time()
         self.last_heard = time.monotonic()
         self.caps = _Capabilities()
         self.gpi_active = False
@@ -291,9 +281,10 @@ class _Session:
                 if self.d._stop.is_set() and not self.closing:
                     return None
                 continue
-            data = self.sock.recv(65536)
+            data = self.sock.recv(262144)
             if not data:
                 raise ConnectionFailed("the reader closed the connection")
+            self.received_at = time.time()
             self.pending.extend(self.splitter.feed(data))
         self.last_heard = time.monotonic()
         return self.pending.pop(0)
@@ -424,13 +415,17 @@ class _Session:
         kind = wire.message_type(frame)
         if kind == wire.RO_ACCESS_REPORT:
             try:
-                tags = wire.decode_tag_reports(frame)
+                reads = self.decoder.decode(frame, self.received_at)
             except wire.UndecodableReport:
-                tags = wire.tag_reports_via_sllurp(frame)
-            n = self.d._hand_reads(tags)
+                reads = wire.reads_via_sllurp(frame, self.d.name, self.received_at)
+            batch = self.batch
+            batch.extend(reads)
             if self.linger_until is not None or self.gpi_active:
-                self.window_reads += n
+                self.window_reads += len(reads)
+            if not self.pending or len(batch) >= _MAX_BATCH:
+                self.flush()
             return
+        self.flush()  # reads before this message go first
         if kind == wire.KEEPALIVE:
             self.sock.sendall(wire.encode("KEEPALIVE_ACK", wire.message_id(frame)))
             return
@@ -454,6 +449,11 @@ class _Session:
             status = msg.get("LLRPStatus", {}).get("StatusCode", "Success")
             if status != "Success":
                 log.warning("reader=%s event=request_failed message=%s status=%s", self.d.name, name, status)
+
+    def flush(self) -> None:
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self.d._hand_reads(batch)
 
     def _reader_event(self, data: dict[str, Any]) -> None:
         d = self.d

@@ -16,6 +16,8 @@ from typing import Any, Final, NamedTuple
 from sllurp.llrp import LLRPMessage
 from sllurp.llrp_proto import Param_struct
 
+from gateway.model import TagRead
+
 HEADER: Final = struct.Struct("!HII")
 HEADER_SIZE: Final = 10
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
@@ -217,3 +219,135 @@ def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
             )
         )
     return out
+
+
+# ---- RO_ACCESS_REPORT straight to TagRead: the per-read hot path ------------------------------------------
+
+_EPC_CACHE_MAX = 100_000
+_FIELD_OF_TV: Final = {1: "antenna", 6: "rssi", 2: "first", 4: "last", 3: "first_up", 5: "last_up", 8: "count"}
+
+
+class _Layout(NamedTuple):
+    """A TagReportData made of TV parameters only, EPC-96 first: one ``struct`` reads it whole."""
+
+    unpack: Any  # struct.Struct.unpack_from
+    types: tuple[int, ...]  # the TV type bytes, expected at the even positions of the unpacked tuple
+    antenna: int  # index in the unpacked tuple, 0 = absent
+    rssi: int
+    last: int  # LastSeenTimestampUTC, else FirstSeenTimestampUTC, else an Uptime one; 0 = absent
+    seen_count: int
+
+
+def _learn_layout(data: bytes, pos: int, end: int) -> _Layout | None:
+    """The layout of the TagReportData body at ``data[pos:end]``, or None when it has a TLV or an unknown TV."""
+    fmt = "!"
+    types: list[int] = []
+    index: dict[str, int] = {}
+    codes = {1: "B", 2: "H", 4: "I", 8: "Q"}
+    signed = {6: "b"}
+    while pos < end:
+        first = data[pos]
+        if not first & 0x80:
+            return None
+        ptype = first & 0x7F
+        size = _TV_SIZES[ptype] if ptype < len(_TV_SIZES) else 0
+        if not size or (ptype == 13) != (not types):  # EPC-96 first, and only first
+            return None
+        fmt += "B" + signed.get(ptype, codes.get(size, f"{size}s"))
+        name = _FIELD_OF_TV.get(ptype)
+        if name is not None and name not in index:
+            index[name] = 2 * len(types) + 1
+        types.append(first)
+        pos += 1 + size
+    if pos != end or not types:
+        return None
+    last = index.get("last") or index.get("last_up") or index.get("first") or index.get("first_up") or 0
+    return _Layout(
+        struct.Struct(fmt).unpack_from,
+        tuple(types),
+        index.get("antenna", 0),
+        index.get("rssi", 0),
+        last,
+        index.get("count", 0),
+    )
+
+
+class TagReadDecoder:
+    """One reader's RO_ACCESS_REPORTs -> ``TagRead``s, with no intermediate objects per read.
+
+    Readers send every TagReportData of a ROSpec with the same parameters (the content selector), so the
+    layout is learnt once per parameter length and then read with one ``struct.unpack_from`` per tag,
+    checked by its TV type bytes; anything else (EPCData, vendor TLVs) takes :func:`decode_tag_reports`.
+    EPC strings are interned per reader: a tag read 1000 times is one ``str`` (its hash computed once),
+    which the pipeline's dicts then look up for free.
+    """
+
+    def __init__(self, reader: str) -> None:
+        self.reader = reader
+        self._layouts: dict[int, _Layout | None] = {}
+        self._epcs: dict[bytes, str] = {}
+
+    def decode(self, frame: bytes, now: float) -> list[TagRead]:
+        """The reads of one RO_ACCESS_REPORT (header included), all stamped ``now``."""
+        out: list[TagRead] = []
+        reader = self.reader
+        layouts = self._layouts
+        epcs = self._epcs
+        append = out.append
+        end = len(frame)
+        pos = HEADER_SIZE
+        unpack_tlv = _TLV.unpack_from
+        while pos < end:
+            if end - pos < 4:
+                raise UndecodableReport(f"truncated parameter header at byte {pos}")
+            ptype, length = unpack_tlv(frame, pos)
+            if length < 4 or pos + length > end:
+                raise UndecodableReport(f"parameter {ptype & 0x3FF} at byte {pos}: bad length {length}")
+            if ptype & 0x3FF == 240:
+                try:
+                    layout = layouts[length]
+                except KeyError:
+                    layout = layouts[length] = _learn_layout(frame, pos + 4, pos + length)
+                vals = layout.unpack(frame, pos + 4) if layout is not None else None
+                if vals is not None and layout is not None and vals[0::2] == layout.types:
+                    raw = vals[1]
+                    epc = epcs.get(raw)
+                    if epc is None:
+                        if len(epcs) >= _EPC_CACHE_MAX:
+                            epcs.clear()
+                        epc = epcs[raw] = raw.hex().upper()
+                    stamp = vals[layout.last] if layout.last else 0
+                    append(
+                        TagRead(
+                            reader,
+                            vals[layout.antenna] if layout.antenna else 0,
+                            epc,
+                            float(vals[layout.rssi]) if layout.rssi else None,
+                            now,
+                            stamp / 1e6 if stamp else None,
+                            (vals[layout.seen_count] or 1) if layout.seen_count else 1,
+                        )
+                    )
+                else:
+                    tag = _tag_report(frame, pos + 4, pos + length)
+                    if tag.epc:
+                        append(_to_read(reader, now, tag))
+            pos += length
+        return out
+
+
+def _to_read(reader: str, now: float, t: TagReport) -> TagRead:
+    return TagRead(
+        reader,
+        t.antenna or 0,
+        t.epc,
+        float(t.rssi) if t.rssi is not None else None,
+        now,
+        (t.last_seen_us or t.first_seen_us or 0) / 1e6 or None,
+        t.seen_count or 1,
+    )
+
+
+def reads_via_sllurp(frame: bytes, reader: str, now: float) -> list[TagRead]:
+    """The fallback: sllurp's decoder, the same ``TagRead``s."""
+    return [_to_read(reader, now, t) for t in tag_reports_via_sllurp(frame) if t.epc]
