@@ -7,6 +7,7 @@ else crosses threads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 _TICK_S = 0.05
+_QUEUE_BATCHES = 512  # read batches waiting for the main loop, at most (a batch is one report or socket read)
+_BATCHES_PER_TURN = 64  # so that one turn stays short and events go out while reads keep coming
+_PUT_TIMEOUT_S = 5.0
 
 
 class Gateway:
@@ -46,8 +50,12 @@ class Gateway:
         self.scans = scans if scans.active else None  # None: no scanner, nothing to tell apart
         self.outbox = Outbox(config.outbox)
         self.publisher = MqttPublisher(config.mqtt, config.gateway.id)
-        self._reads: queue.SimpleQueue[list[TagRead]] = queue.SimpleQueue()
-        self.publisher.on_ack = lambda: self._reads.put([])  # PUBACKs wake the main loop: drains fast
+        # Bounded: when the main loop falls behind, drivers wait (and TCP pushes back on the reader)
+        # instead of memory growing without end.
+        self._reads: queue.Queue[list[TagRead]] = queue.Queue(maxsize=_QUEUE_BATCHES)
+        self.backpressure_dropped = 0  # reads dropped after a driver waited _PUT_TIMEOUT_S in vain
+        self._backpressure_logged = 0.0
+        self.publisher.on_ack = self._wake  # PUBACKs wake the main loop: drains fast
         self._statuses: queue.SimpleQueue[tuple[str, str, str, float, dict[str, Any] | None]] = queue.SimpleQueue()
         self.reader_status: dict[str, dict[str, Any]] = {}  # reader -> the retained status payload
         self._door_exceptions: queue.SimpleQueue[ReaderException] = queue.SimpleQueue()  # e.g. GPI no_read
@@ -122,14 +130,14 @@ class Gateway:
         )
 
     def _make_driver(self, settings: Any) -> ReaderDriver:
-        driver = create_driver(settings, self._reads.put, self._on_reader_status)
+        driver = create_driver(settings, self._hand_over, self._on_reader_status)
         driver.on_exception = self._door_exceptions.put
         return driver
 
     def request_reload(self) -> None:
         """From a signal handler (SIGHUP): the main loop reloads the config at its next turn."""
         self._reload_requested = True
-        self._reads.put([])
+        self._wake()
 
     def _reload(self) -> None:
         self._reload_requested = False
@@ -191,7 +199,7 @@ class Gateway:
             else:
                 self.publisher.stop(timeout=2.0)
                 self.publisher = publisher
-                self.publisher.on_ack = lambda: self._reads.put([])
+                self.publisher.on_ack = self._wake
             self._cursor = 0  # what the old connection had in flight is sent again from the outbox
             self._published.clear()
             self._was_connected = False
@@ -209,7 +217,7 @@ class Gateway:
 
     def request_stop(self) -> None:
         self._stop.set()
-        self._reads.put([])  # wake the main loop now, also when called from a signal handler
+        self._wake()  # now, also when called from a signal handler
 
     def run(self) -> None:
         """Start, loop until ``request_stop()``, then shut down cleanly."""
@@ -221,18 +229,44 @@ class Gateway:
         finally:
             self.shutdown()
 
+    def _wake(self) -> None:
+        """Make the main loop turn now (never blocks: a full queue will wake it anyway)."""
+        with contextlib.suppress(queue.Full):
+            self._reads.put_nowait([])
+
+    def _hand_over(self, reads: list[TagRead]) -> None:
+        """Drivers' threads hand their reads over here; waits while the main loop is behind."""
+        try:
+            self._reads.put(reads, timeout=_PUT_TIMEOUT_S)
+        except queue.Full:
+            self.backpressure_dropped += len(reads)
+            now = time.monotonic()
+            if now - self._backpressure_logged >= 10:
+                self._backpressure_logged = now
+                log.error(
+                    "event=reads_dropped reason=backpressure count=%d total=%d detail=the main loop is %.0fs+ behind",
+                    len(reads),
+                    self.backpressure_dropped,
+                    _PUT_TIMEOUT_S,
+                )
+
     def step(self, wait: float) -> None:
         """One turn of the main loop: take reads, run the pipeline, store events, deliver."""
         batches = []
         try:
             batches.append(self._reads.get(timeout=wait))
-            while True:
+            while len(batches) < _BATCHES_PER_TURN:
                 batches.append(self._reads.get_nowait())
         except queue.Empty:
             pass
         if self._reload_requested:
             self._reload()
         now = self.clock()
+        if not self._reads.empty():
+            # Behind: judge time by the reads, not the wall clock, or candidates would be forgotten and
+            # tags departed before their queued reads are seen.
+            newest = max((batch[-1].time for batch in batches if batch), default=now)
+            now = min(now, newest)
         self.last_tick = time.time()
         self.systemd.tick()
         scan_batches: list[list[TagRead]] = []

@@ -194,7 +194,7 @@ def _escape(value: str) -> str:
     return "".join(_URI_ESCAPES.get(ch, ch) for ch in value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScanRead(TagRead):
     """One scan as a scanner driver hands it to the core. It travels on the tag-read queue as a batch of
     its own (never mixed with tag reads), so the main loop tells batches apart once per batch and the

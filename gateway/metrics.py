@@ -100,6 +100,7 @@ class GatewayCollector(Collector):
         )
         for reason, count in sorted(gw.pipeline.dropped.items()):
             filtered.add_metric([reason], count)
+        filtered.add_metric(["backpressure"], gw.backpressure_dropped)
         yield filtered
 
         events = CounterMetricFamily(
