@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 _TICK_S = 0.05
-_QUEUE_BATCHES = 512  # read batches waiting for the main loop, at most (a batch is one report or socket read)
+_QUEUE_BATCHES = 64  # read batches waiting for the main loop, at most (a batch is one report or socket read)
 _BATCHES_PER_TURN = 64  # so that one turn stays short and events go out while reads keep coming
 _PUT_TIMEOUT_S = 5.0
 
