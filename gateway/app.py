@@ -53,7 +53,8 @@ class Gateway:
         # Bounded: when the main loop falls behind, drivers wait (and TCP pushes back on the reader)
         # instead of memory growing without end.
         self._reads: queue.Queue[list[TagRead]] = queue.Queue(maxsize=_QUEUE_BATCHES)
-        self.backpressure_dropped = 0  # reads dropped after a driver waited _PUT_TIMEOUT_S in vain
+        self.backpressure_dropped = 0  # reads dropped after a driver waited _put_timeout in vain
+        self._put_timeout = _PUT_TIMEOUT_S
         self._backpressure_logged = 0.0
         self.publisher.on_ack = self._wake  # PUBACKs wake the main loop: drains fast
         self._statuses: queue.SimpleQueue[tuple[str, str, str, float, dict[str, Any] | None]] = queue.SimpleQueue()
@@ -237,7 +238,7 @@ class Gateway:
     def _hand_over(self, reads: list[TagRead]) -> None:
         """Drivers' threads hand their reads over here; waits while the main loop is behind."""
         try:
-            self._reads.put(reads, timeout=_PUT_TIMEOUT_S)
+            self._reads.put(reads, timeout=self._put_timeout)
         except queue.Full:
             self.backpressure_dropped += len(reads)
             now = time.monotonic()
@@ -247,7 +248,7 @@ class Gateway:
                     "event=reads_dropped reason=backpressure count=%d total=%d detail=the main loop is %.0fs+ behind",
                     len(reads),
                     self.backpressure_dropped,
-                    _PUT_TIMEOUT_S,
+                    self._put_timeout,
                 )
 
     def step(self, wait: float) -> None:
@@ -292,9 +293,12 @@ class Gateway:
         publish offline, close. Bounded: well within 10 s even with the broker away."""
         log.info("gateway=%s event=stopping", self.config.gateway.id)
         self.systemd.stopping()
+        self._put_timeout = 0.5  # a driver blocked on a full queue must not hold up its own stop
         for driver in self.drivers:
             driver.stop()
-        self.step(0)  # what the readers handed over before stopping
+        while not self._reads.empty():  # what the readers handed over before stopping
+            self.step(0)
+        self.step(0)
         deadline = time.monotonic() + flush_timeout
         while self.publisher.connected and self.publisher.in_flight() and time.monotonic() < deadline:
             self.step(_TICK_S)
