@@ -37,6 +37,8 @@ _TICK_S = 0.05
 _QUEUE_BATCHES = 64  # read batches waiting for the main loop, at most (a batch is one report or socket read)
 _BATCHES_PER_TURN = 64  # so that one turn stays short and events go out while reads keep coming
 _PUT_TIMEOUT_S = 5.0
+_PRESENCE_REFRESH_S = 30.0  # how stale a present tag's last_seen may be after a crash
+_PRESENCE_REFRESH_MAX = 50_000  # most recently read first
 
 
 class Gateway:
@@ -63,6 +65,8 @@ class Gateway:
         self._was_connected = False
         self._stop = threading.Event()
         self._cursor = 0  # highest seq handed to the publisher
+        self._presence_restored = False
+        self._presence_saved_at = time.monotonic()
         self._refused_from = 0  # lowest seq the broker refused, waiting for its retry time
         self._retry_refused_at = 0.0
         self._refusals = 0
@@ -191,6 +195,8 @@ class Gateway:
         pipeline = Pipeline(new, identity=self.pipeline.identity)
         pipeline.adopt(self.pipeline, unchanged)
         self.pipeline = pipeline
+        if self.outbox.is_open:
+            self.outbox.forget_presence(unchanged)
         if new.mqtt != old.mqtt:
             try:
                 publisher = MqttPublisher(new.mqtt, new.gateway.id)  # first: a bad password file must not
@@ -282,6 +288,9 @@ class Gateway:
         self._store(events)
         self._update_reader_status()
         if self.outbox.is_open:
+            if time.monotonic() - self._presence_saved_at >= _PRESENCE_REFRESH_S:
+                self._presence_saved_at = time.monotonic()
+                self._save_presence()
             if now >= self._expire_at:
                 self._expire_at = now + 1.0
                 self.outbox.expire(now, protect_through=self._cursor)
@@ -303,6 +312,7 @@ class Gateway:
         while self.publisher.connected and self.publisher.in_flight() and time.monotonic() < deadline:
             self.step(_TICK_S)
         self.publisher.stop(timeout=2.0)
+        self._save_presence()
         if self.health is not None:
             self.health.stop()
         if self.outbox.is_open:
@@ -334,6 +344,21 @@ class Gateway:
         except OutboxError as exc:
             self._outbox_retry_at = time.monotonic() + 5.0
             self._outbox_failing(exc)
+            return
+        if self._presence_restored:
+            return
+        self._presence_restored = True
+        locations = {loc.name for loc in self.config.locations}
+        rows = [row for row in self.outbox.load_presence() if row[0] in locations]
+        if rows:
+            restored = self.pipeline.presence.restore(rows)
+            log.info("gateway=%s event=presence_restored tags=%d", self.config.gateway.id, restored)
+
+    def _save_presence(self) -> None:
+        """Refresh last_seen and counts of present tags in the outbox (which of them are present is
+        already kept there, with the events)."""
+        if self.outbox.is_open:
+            self.outbox.refresh_presence(self.pipeline.presence.snapshot(_PRESENCE_REFRESH_MAX))
 
     def _outbox_failing(self, exc: OutboxError) -> None:
         """Alarm loudly on the first failure, then once a minute while it lasts; the gateway goes on."""

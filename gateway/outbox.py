@@ -54,7 +54,21 @@ CREATE TABLE IF NOT EXISTS events (
     epcis_topic TEXT,
     epcis_payload BLOB
 );
+CREATE TABLE IF NOT EXISTS presence (
+    location TEXT NOT NULL,
+    epc TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    reads INTEGER NOT NULL,
+    antennas INTEGER NOT NULL,
+    rssi_max REAL,
+    reader TEXT NOT NULL,
+    static INTEGER NOT NULL,
+    PRIMARY KEY (location, epc)
+);
 """
+PresenceRow = tuple[str, str, float, float, int, int, float | None, str, int]
+"""(location, epc, first_seen, last_seen, reads, antennas bitmask, rssi_max, reader, static)"""
 # A row's size for max_bytes: the event and, when there is one, its EPCIS document.
 _SIZE = "length(payload) + coalesce(length(epcis_payload), 0)"
 _Row = tuple[int, str, str, bytes, float, str | None, bytes | None]
@@ -240,6 +254,7 @@ class Outbox:
                 if rejected:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
+                self._record_presence(events)
                 self._count += len(rows)
                 self._bytes += sum(_row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []
@@ -254,6 +269,62 @@ class Outbox:
             self._report("reject_new", rejected)
         if dropped:
             self._report("drop_oldest", dropped)
+
+    def _record_presence(self, events: Sequence[LocationEvent]) -> None:
+        """Which tags are present, changed in the same transaction as the events that say so: after a
+        restart the gateway knows them, and neither announces them again nor forgets their departure."""
+        db = self._require()
+        for event in events:
+            if event.type == "arrived" or event.type == "static":
+                antennas = 0
+                for antenna in event.antennas:
+                    antennas |= 1 << min(antenna, 1023)
+                db.execute(
+                    "INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.location,
+                        event.epc,
+                        event.first_seen,
+                        event.last_seen,
+                        event.reads,
+                        antennas,
+                        event.rssi_max,
+                        event.reader,
+                        int(event.type == "static"),
+                    ),
+                )
+            elif event.type == "departed":
+                db.execute("DELETE FROM presence WHERE location = ? AND epc = ?", (event.location, event.epc))
+
+    def refresh_presence(self, rows: Iterable[PresenceRow]) -> None:
+        """Bring last_seen and the counts of present tags up to date (called now and then)."""
+        db = self._require()
+        try:
+            with _transaction(db):
+                db.executemany(
+                    "UPDATE presence SET last_seen = ?, reads = ?, antennas = ?, rssi_max = ?, reader = ? "
+                    "WHERE location = ? AND epc = ?",
+                    [(r[3], r[4], r[5], r[6], r[7], r[0], r[1]) for r in rows],
+                )
+        except sqlite3.Error as exc:
+            log.error("outbox=%s event=presence_refresh_failed error=%s", self.path, exc)
+
+    def forget_presence(self, keep: set[str]) -> None:
+        """After a reload: forget the tags of locations whose presence was not carried over."""
+        db = self._require()
+        try:
+            with _transaction(db):
+                for (location,) in db.execute("SELECT DISTINCT location FROM presence").fetchall():
+                    if location not in keep:
+                        db.execute("DELETE FROM presence WHERE location = ?", (location,))
+        except sqlite3.Error as exc:
+            log.error("outbox=%s event=presence_forget_failed error=%s", self.path, exc)
+
+    def load_presence(self) -> list[PresenceRow]:
+        return [
+            (str(r[0]), str(r[1]), float(r[2]), float(r[3]), int(r[4]), int(r[5]), r[6], str(r[7]), int(r[8]))
+            for r in self._require().execute("SELECT * FROM presence ORDER BY last_seen")
+        ]
 
     def expire(self, now: float, protect_through: int = 0) -> None:
         """Drop events older than ``max_age`` (not those in flight)."""

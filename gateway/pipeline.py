@@ -243,6 +243,43 @@ class PresenceTracker:
     def tracked_count(self) -> int:
         return sum(len(p.present) + len(p.static) + len(p.candidates) for p in self._places.values())
 
+    def snapshot(self, limit: int) -> list[tuple[str, str, float, float, int, int, float | None, str, int]]:
+        """Present and static visits, most recently read first, as rows for the outbox's presence table."""
+        rows: list[tuple[str, str, float, float, int, int, float | None, str, int]] = []
+        for place in self._places.values():
+            for visits, static in ((place.present, 0), (place.static, 1)):
+                for visit in reversed(visits.values()):
+                    if len(rows) >= limit:
+                        break
+                    rows.append(
+                        (
+                            place.name,
+                            visit.epc,
+                            visit.first_seen,
+                            visit.last_seen,
+                            visit.reads,
+                            visit.antennas,
+                            visit.rssi_max,
+                            visit.reader,
+                            static,
+                        )
+                    )
+        return rows
+
+    def restore(self, rows: Iterable[tuple[str, str, float, float, int, int, float | None, str, int]]) -> int:
+        """Visits known to be present before a restart (oldest first). Those at locations that no longer
+        exist are skipped; the rest depart in the usual way when they are not read again."""
+        count = 0
+        for location, epc, first_seen, last_seen, reads, antennas, rssi_max, reader, static in rows:
+            place = self._place(location)
+            visit = _Visit(epc, first_seen)
+            visit.recent = None
+            visit.last_seen, visit.reads, visit.antennas = last_seen, reads, antennas
+            visit.rssi_max, visit.reader, visit.static = rssi_max, reader, bool(static)
+            (place.static if static else place.present)[epc] = visit
+            count += 1
+        return count
+
     def adopt(self, other: PresenceTracker, locations: set[str]) -> None:
         """Take over ``other``'s visits at these locations (a config reload that left them unchanged)."""
         for name, place in other._places.items():
