@@ -249,7 +249,14 @@ def test_broker_away_for_a_minute_loses_nothing(tmp_path: Path, processes: list[
     try:
         assert pending == 0, text[-4000:]
         assert "event=stopped pending=0" in text
-        wait_until(lambda: len(consumer.seqs()) >= last_seq, 30, f"every seq up to {last_seq} at the consumer")
+        try:
+            wait_until(lambda: len(consumer.seqs()) >= last_seq, 60, f"every seq up to {last_seq} at the consumer")
+        except AssertionError:
+            missing = sorted(set(range(1, last_seq + 1)) - consumer.seqs())
+            raise AssertionError(
+                f"the consumer lacks {len(missing)} seqs: {missing[:40]}; consumer connects {consumer.connects}; "
+                f"seq at stop {seq_at_stop}, at restart {seq_at_restart}"
+            ) from None
         counts = check_delivery(consumer.events(), last_seq, window=MAX_INFLIGHT)
     finally:
         consumer.close()
