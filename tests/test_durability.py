@@ -8,6 +8,7 @@ arrives; a ``seq`` is delivered for the first time in increasing order; a duplic
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import random
@@ -129,7 +130,11 @@ def start_persistent_mosquitto(tmp_path: Path) -> Broker:
     conf = tmp_path / "mosquitto-persistent.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+        # as root, mosquitto would switch to the user "mosquitto", which cannot write the store in
+        # pytest's private tmp folder: persistence would silently fail and the session be lost
+        f"user {getpass.getuser()}\n"
         f"persistence true\npersistence_location {store}/\nautosave_interval 1\n"
+        f"log_dest file {tmp_path / 'mosquitto.log'}\nlog_type all\n"
     )
     process = subprocess.Popen([_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     broker = Broker("127.0.0.1", port, process, conf)
@@ -255,7 +260,12 @@ def test_broker_away_for_a_minute_loses_nothing(tmp_path: Path, processes: list[
             missing = sorted(set(range(1, last_seq + 1)) - consumer.seqs())
             raise AssertionError(
                 f"the consumer lacks {len(missing)} seqs: {missing[:40]}; consumer connects {consumer.connects}; "
-                f"seq at stop {seq_at_stop}, at restart {seq_at_restart}"
+                f"seq at stop {seq_at_stop}, at restart {seq_at_restart}\n"
+                + "".join(
+                    line
+                    for line in (tmp_path / "mosquitto.log").read_text(errors="replace").splitlines(keepends=True)
+                    if "durable-consumer" in line or "ersist" in line or "Restor" in line or "aving" in line
+                )[-6000:]
             ) from None
         counts = check_delivery(consumer.events(), last_seq, window=MAX_INFLIGHT)
     finally:
