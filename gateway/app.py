@@ -400,6 +400,8 @@ class Gateway:
             log.warning("gateway=%s event=outbox_recovered stored=%d", self.config.gateway.id, len(events))
             self.outbox_fault = None
         now = self.clock()
+        if len(self._detected) >= 100_000:  # events dropped by retention were never published: forget them
+            self._detected = {seq: t for seq, t in self._detected.items() if seq > self._cursor}
         record = len(self._detected) < 100_000  # bounded while the broker is away
         for event in events:
             self.events_by_type[(event.type, event.location)] += 1
