@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -63,7 +62,7 @@ class Gateway:
         self.reader_status: dict[str, dict[str, Any]] = {}  # reader -> the retained status payload
         self._door_exceptions: queue.SimpleQueue[ReaderException] = queue.SimpleQueue()  # e.g. GPI no_read
         self._was_connected = False
-        self._stop = threading.Event()
+        self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._cursor = 0  # highest seq handed to the publisher
         self._presence_restored = False
         self._presence_saved_at = time.monotonic()
@@ -140,12 +139,14 @@ class Gateway:
         return driver
 
     def request_reload(self) -> None:
-        """From a signal handler (SIGHUP): the main loop reloads the config at its next turn."""
+        """From a signal handler (SIGHUP): the main loop reloads the config at its next turn (within one
+        tick). Only a flag is set: a signal handler runs on the main thread between two bytecodes, maybe
+        while it holds the read queue's lock, and taking that lock here would deadlock."""
         self._reload_requested = True
-        self._wake()
 
     def _reload(self) -> None:
         self._reload_requested = False
+        log.info("gateway=%s event=reload_requested", self.config.gateway.id)
         if self.reload_from is None:
             return
         try:
@@ -222,17 +223,21 @@ class Gateway:
             new.mqtt != old.mqtt,
         )
 
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._wake()  # now, also when called from a signal handler
+    def request_stop(self, reason: str = "requested", from_signal: bool = False) -> None:
+        """Stop the main loop. From another thread, it wakes the loop at once; from a signal handler it
+        only sets a flag (see ``request_reload``), and the loop notices within one tick."""
+        self._stop_requested = reason
+        if not from_signal:
+            self._wake()
 
     def run(self) -> None:
         """Start, loop until ``request_stop()``, then shut down cleanly."""
         self.start()
         self.systemd.ready(f"{len(self.drivers)} reader(s), {len(self.config.locations)} location(s)")
         try:
-            while not self._stop.is_set():
+            while not self._stop_requested:
                 self.step(_TICK_S)
+            log.info("gateway=%s event=stop_requested reason=%s", self.config.gateway.id, self._stop_requested)
         finally:
             self.shutdown()
 

@@ -142,11 +142,12 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     gateway.reload_from = lambda: load_config(ns.config)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("event=signal signal=%s", signal.Signals(signum).name)
+        # Runs on the main thread between two bytecodes, maybe while it holds a lock (the read queue's,
+        # a log handler's): set flags only, the main loop logs and acts within one tick.
         if signum == signal.SIGHUP:
             gateway.request_reload()
         else:
-            gateway.request_stop()
+            gateway.request_stop(signal.Signals(signum).name, from_signal=True)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

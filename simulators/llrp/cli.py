@@ -6,7 +6,7 @@ import argparse
 import logging
 import signal
 import sys
-import threading
+import time
 from types import FrameType
 
 from simulators.llrp.capabilities import VENDORS
@@ -128,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"llrp simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    stop = threading.Event()
+    stop: list[int] = []  # a plain list, not an Event: a signal handler must not take a lock the main
+    # thread may hold at that moment (Event.wait does), or the two deadlock
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        stop.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -140,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        while not stop.wait(0.5):
-            pass
+        while not stop:
+            time.sleep(0.2)
     finally:
         sim.stop()
         for sig, handler in previous.items():
