@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.model import LocationEvent, TagRead
+
+log = logging.getLogger(__name__)
 
 ReadSink = Callable[[list[TagRead]], None]
 """Where a driver hands its reads: thread-safe, never blocks for long, may be called from any thread."""
@@ -67,3 +71,36 @@ class ReaderDriver(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stop reading, release the device, join the driver's threads."""
+
+
+class SupervisedDriver(ReaderDriver):
+    """A driver whose work is one thread of its own (``_supervise``: connect, read, reconnect) that runs
+    until ``self._stop`` is set. ``start()`` and ``stop()`` are idempotent; ``stop()`` joins the thread."""
+
+    thread_prefix = "reader"
+    stop_timeout_s = 10.0
+
+    def __init__(self, settings: Any, on_reads: ReadSink, on_status: StatusSink) -> None:
+        super().__init__(settings, on_reads, on_status)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._supervise, name=f"{self.thread_prefix}-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout=self.stop_timeout_s)
+        if thread.is_alive():
+            log.error("reader=%s event=stop_timeout detail=%s thread did not end", self.name, self.thread_prefix)
+
+    @abstractmethod
+    def _supervise(self) -> None:
+        """The driver's thread: runs until ``self._stop`` is set, never raises."""

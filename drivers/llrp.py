@@ -19,7 +19,6 @@ import logging
 import queue
 import select
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_exponential, wait_random
 
 from drivers import llrp_wire as wire
-from drivers.base import ReaderDriver, ReaderException, ReadSink, StatusSink
+from drivers.base import ReaderException, ReadSink, StatusSink, SupervisedDriver
 from gateway.config import LLRPGpoPulse, LLRPReaderSettings
 from gateway.model import LocationEvent, TagRead
 
@@ -85,15 +84,15 @@ def nearest_power(table: list[tuple[int, float]], dbm: float | None) -> tuple[in
     return min(table, key=lambda e: (abs(e[1] - dbm), e[1]))
 
 
-class LLRPDriver(ReaderDriver):
+class LLRPDriver(SupervisedDriver):
     """One LLRP reader. ``start``/``stop`` are idempotent; everything else runs on the reader's thread."""
 
     settings: LLRPReaderSettings
+    thread_prefix = "llrp"
+    stop_timeout_s = 15.0
 
     def __init__(self, settings: LLRPReaderSettings, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._commands: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()  # GPO (port, pulse)
         self.reads = 0
         self.attempts = 0
@@ -108,22 +107,6 @@ class LLRPDriver(ReaderDriver):
         self._gpo_by_type: dict[str, LLRPGpoPulse] = {str(k): v for k, v in settings.gpo.items()}
 
     # ---- interface -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._supervise, name=f"llrp-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stop.set()
-        thread.join(timeout=15)
-        if thread.is_alive():
-            log.error("reader=%s event=stop_timeout detail=reader thread did not end", self.name)
 
     def on_event(self, event: LocationEvent) -> None:
         pulse = self._gpo_by_type.get(event.type)

@@ -11,14 +11,13 @@ the state stays ``disconnected`` until it is back.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from abc import abstractmethod
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
-from drivers.base import ReaderDriver, ReadSink, StatusSink
+from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from drivers.scanners.framing import ScanFramer
 from gateway.barcode import ScanRead
 
@@ -33,14 +32,14 @@ class _Stopped(Exception):
     pass
 
 
-class ScannerDriver(ReaderDriver):
+class ScannerDriver(SupervisedDriver):
     """Subclasses open the device, read bytes from it (``_read`` returns b"" on a quiet timeout and
     raises ``DeviceGone`` when the device vanishes) and close it."""
 
+    thread_prefix = "scanner"
+
     def __init__(self, settings: Any, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.framer = self._framer()
         self.scans = 0
         self.reconnects = 0
@@ -67,22 +66,6 @@ class ScannerDriver(ReaderDriver):
     @abstractmethod
     def _close(self, device: Any) -> None:
         """Release the device; never raises."""
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._supervise, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stop.set()
-        thread.join(timeout=10)
-        if thread.is_alive():
-            log.error("reader=%s event=stop_timeout detail=scanner thread did not end", self.name)
 
     def _supervise(self) -> None:
         self._report("connecting", "opening")
