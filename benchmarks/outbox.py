@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app import Gateway
+from gateway.broker import free_port
 from gateway.config import OutboxSettings, parse_config
 from gateway.model import LocationEvent
 from gateway.outbox import Outbox
@@ -81,13 +82,6 @@ def bench_writes(folder: Path, batch: int, events: int) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _mosquitto(folder: Path, port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     conf = folder / f"mosquitto-{port}.conf"
@@ -113,13 +107,13 @@ def _pending(path: Path) -> int:
 
 
 def bench_drain(folder: Path, events: int, max_inflight: int) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     path = folder / f"drain-{max_inflight}.db"
     config = parse_config(
         f"""
 gateway: {{id: {GATEWAY}}}
 mqtt: {{host: 127.0.0.1, port: {port}, reconnect_delay_max: 200ms, max_inflight: {max_inflight}}}
-readers: [{{name: portal-3, type: llrp, host: 127.0.0.1, port: {_free_port()}, reconnect_delay_max: 60s}}]
+readers: [{{name: portal-3, type: llrp, host: 127.0.0.1, port: {free_port()}, reconnect_delay_max: 60s}}]
 locations: [{{name: dock-3, read_points: [{{reader: portal-3}}]}}]
 outbox: {{path: {path}, max_events: {events + 10}}}
 """

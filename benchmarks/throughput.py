@@ -46,6 +46,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.broker import free_port
 from simulators.llrp.replay import Recording, record
 from simulators.llrp.scenario import Scenario, scenario_from_dict
 
@@ -105,13 +106,6 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _wait_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,7 +124,7 @@ def _env() -> dict[str, str]:
 
 def start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = _free_port()
+    port = free_port()
     conf = folder / "mosquitto.conf"
     # max_queued_messages 0: no silent drops (FIELD-NOTES); persistence off, as in the tests
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n")
@@ -253,7 +247,7 @@ def bench_gateway(
     folder: Path, broker_port: int, stream: Path, seconds: float, warmup: float, rate: float | None
 ) -> dict[str, Any]:
     sim, reader_port = start_simulator(stream, rate)
-    metrics_port = _free_port()
+    metrics_port = free_port()
     gateway = start_gateway(
         gateway_config(folder, broker_port, reader_port, metrics_port), folder / f"gateway-{metrics_port}.log"
     )
@@ -431,7 +425,7 @@ def bench_startup_and_idle(folder: Path, broker_port: int, stream: Path, runs: i
 
     for run in range(runs):
         sim, reader_port = start_simulator(stream, 100.0)
-        metrics_port = _free_port()
+        metrics_port = free_port()
         config = gateway_config(folder, broker_port, reader_port, metrics_port)
         began = time.perf_counter()
         gateway = start_gateway(config, folder / f"startup-{run}.log")
