@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from drivers import llrp_wire as wire
-from gateway.model import TagRead
+from gateway.domain.model import TagRead
 from simulators.llrp import frames as f
 
 TAGS_PER_REPORT = 100

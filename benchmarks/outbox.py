@@ -33,7 +33,7 @@ from typing import Any
 from gateway.app import Gateway
 from gateway.broker import free_port
 from gateway.config import OutboxSettings, parse_config
-from gateway.model import LocationEvent
+from gateway.domain.model import LocationEvent
 from gateway.outbox import Outbox
 
 GATEWAY = "gw-bench"

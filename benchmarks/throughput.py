@@ -365,7 +365,7 @@ def memory_child(tags: int) -> dict[str, Any]:
     import gc
 
     from gateway.config import parse_config
-    from gateway.model import TagRead
+    from gateway.domain.model import TagRead
     from gateway.pipeline import Pipeline
 
     config = parse_config(

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from drivers.base import ReaderDriver, ReadSink, StatusSink
-from gateway.errors import DriverError
+from gateway.domain.errors import DriverError
 
 # reader type -> "module:class"; imported only when a configured reader needs it, so a missing
 # hardware library only matters to the readers that use it.

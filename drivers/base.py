@@ -6,10 +6,9 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, ReaderException, TagRead
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +24,6 @@ class StatusSink(Protocol):
     """
 
     def __call__(self, reader: str, state: str, detail: str, extra: dict[str, Any] | None = None, /) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderException:
-    """Something at a door that is an event of its own, e.g. a GPI window without a tag read
-    (``reason="no_read"``)."""
-
-    reader: str
-    location: str
-    reason: str
-    time: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 ExceptionSink = Callable[[ReaderException], None]

@@ -26,9 +26,9 @@ from typing import Any
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_never, wait_exponential, wait_random
 
 from drivers import llrp_wire as wire
-from drivers.base import ReaderException, ReadSink, StatusSink, SupervisedDriver
+from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from gateway.config import LLRPGpoPulse, LLRPReaderSettings
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, ReaderException, TagRead
 
 log = logging.getLogger(__name__)
 

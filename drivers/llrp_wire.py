@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple
 from sllurp.llrp import LLRPMessage
 from sllurp.llrp_proto import Param_struct
 
-from gateway.model import TagRead
+from gateway.domain.model import TagRead
 
 HEADER: Final = struct.Struct("!HII")
 HEADER_SIZE: Final = 10

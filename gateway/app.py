@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers import ReaderDriver, create_driver
-from drivers.base import ReaderException
 from gateway.config import Config
+from gateway.domain.errors import ConfigError, DockgateError, OutboxError
+from gateway.domain.model import LocationEvent, ReaderException, TagRead, rfc3339
 from gateway.epcis import EpcisRenderer
-from gateway.errors import ConfigError, DockgateError, OutboxError
 from gateway.metrics import GatewayMetrics, HealthServer
-from gateway.model import LocationEvent, TagRead, rfc3339
 from gateway.mqtt import MqttPublisher, backoff_delay
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline

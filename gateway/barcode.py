@@ -18,9 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.model import TagRead
-
-__all__ = ["Barcode", "CompanyPrefixes", "ScanRead", "parse_barcode", "split_aim"]
+__all__ = ["Barcode", "CompanyPrefixes", "parse_barcode", "split_aim"]
 
 GS: Final = "\x1d"
 _AIM: Final = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -192,12 +190,3 @@ def _uri(gs1: dict[str, str], prefixes: CompanyPrefixes) -> str | None:
 
 def _escape(value: str) -> str:
     return "".join(_URI_ESCAPES.get(ch, ch) for ch in value)
-
-
-@dataclass(slots=True)
-class ScanRead(TagRead):
-    """One scan as a scanner driver hands it to the core. It travels on the tag-read queue as a batch of
-    its own (never mixed with tag reads), so the main loop tells batches apart once per batch and the
-    RFID per-read path never sees a scan. ``epc`` is empty, ``antenna`` 0; ``text`` is what was scanned."""
-
-    text: str = ""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from gateway.config import AnyReaderSettings, Config, load_config
-from gateway.errors import ConfigError, DockgateError
+from gateway.domain.errors import ConfigError, DockgateError
 from gateway.logs import setup_logging as setup_logging  # re-exported for the demo
 
 log = logging.getLogger("dockgate")

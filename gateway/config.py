@@ -16,36 +16,13 @@ import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
 
-from gateway.durations import parse_duration, parse_size
-from gateway.errors import ConfigError
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds, written in the file as ``250ms``, ``5s``, ``2m`` or a plain number of seconds."""
-
-
-def _port(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError(f"expected a TCP port 1-65535, got {value!r}")
-    return value
-
-
-Port = Annotated[int, BeforeValidator(_port)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-AntennaId = Annotated[int, Field(ge=1, le=65535)]
-
-# Names appear in MQTT topics: keep them free of topic separators and wildcards.
-_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from gateway.domain.errors import ConfigError
+from gateway.domain.settings import AntennaId, Duration, Name, Port, Section, Size
 
 
 class GatewaySettings(Section):

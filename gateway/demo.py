@@ -32,7 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.broker import EmbeddedBroker, free_port
 from gateway.config import Config, parse_config
-from gateway.model import TagRead
+from gateway.domain.model import TagRead
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.model import LocationEvent, rfc3339
+from gateway.domain.model import LocationEvent, rfc3339
 
 if TYPE_CHECKING:
     from gateway.config import Config, EpcisSettings

@@ -8,28 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
+from gateway.domain.log import Fields, quote, render
+
 _SECRETS: set[str] = set()
-_KEY = re.compile(r"(?:^|\s)(\w[\w.\[\]-]*)=")
-
-
-def pairs(message: str) -> list[tuple[str, str]] | None:
-    """``reader=portal-3 event=x error=connection refused`` -> [(reader, portal-3), (event, x), (error, ...)].
-
-    Our log messages are key=value pairs whose last value may be free text; None when the message
-    does not start with a key.
-    """
-    matches = list(_KEY.finditer(message))
-    if not matches or message[: matches[0].start()].strip():
-        return None
-    out = []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(message)
-        out.append((match.group(1), message[match.end() : end].strip()))
-    return out
 
 
 def register_secret(value: str | None) -> None:
@@ -48,6 +32,9 @@ def redact(text: str) -> str:
 class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _SECRETS:
+            fields = getattr(record, "fields", None)
+            if isinstance(fields, dict):
+                record.fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
             record.msg = redact(record.getMessage())
             record.args = ()
         return True
@@ -57,36 +44,33 @@ def _timestamp(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _quote(value: str) -> str:
-    if value and not any(c in value for c in ' "=\n\t'):
-        return value
-    return json.dumps(value)
+def _fields(record: logging.LogRecord) -> Fields:
+    """The line's fields: those it was written with (``gateway.domain.log``), or its text as ``msg``
+    (a library's log line)."""
+    fields = getattr(record, "fields", None)
+    if isinstance(fields, dict):
+        return fields
+    return {"msg": record.getMessage()}
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``ts=... level=info logger=gateway.app reader=portal-3 state=connected``."""
+    """``ts=... level=info logger=gateway.app event=reader_state reader=portal-3 state=connected``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        found = pairs(message)
-        body = " ".join(f"{k}={_quote(v)}" for k, v in found) if found else f"msg={_quote(message)}"
-        line = f"ts={_timestamp(record)} level={record.levelname.lower()} logger={record.name} {body}"
+        line = f"ts={_timestamp(record)} level={record.levelname.lower()} logger={record.name} "
+        line += render(_fields(record))
         if record.exc_info:
-            line += f" exc={_quote(redact(self.formatException(record.exc_info)))}"
+            line += f" exc={quote(redact(self.formatException(record.exc_info)))}"
         return line
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line; ``key=value`` pairs of the message become fields."""
+    """One JSON object a line: ts, level, logger, then the line's own fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
         out: dict[str, object] = {"ts": _timestamp(record), "level": record.levelname.lower(), "logger": record.name}
-        found = pairs(message)
-        if found:
-            out.update(found)
-        else:
-            out["msg"] = message
+        for key, value in _fields(record).items():
+            out.setdefault(key, value if isinstance(value, str | int | float | bool | None) else str(value))
         if record.exc_info:
             out["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)

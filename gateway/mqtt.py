@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
-from gateway.errors import DockgateError
+from gateway.domain.errors import DockgateError
 from gateway.logs import register_secret
 
 log = logging.getLogger(__name__)

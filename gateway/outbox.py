@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.config import OutboxSettings
-from gateway.errors import OutboxError
-from gateway.model import LocationEvent
+from gateway.domain.errors import OutboxError
+from gateway.domain.model import LocationEvent
 
 log = logging.getLogger(__name__)
 

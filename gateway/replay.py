@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import Config
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, TagRead
 from gateway.pipeline import Pipeline
 from simulators.llrp.scenario import ReadStream, Scenario
 

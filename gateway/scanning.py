@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 
-from gateway.barcode import Barcode, CompanyPrefixes, ScanRead, parse_barcode
+from gateway.barcode import Barcode, CompanyPrefixes, parse_barcode
 from gateway.config import Config
+from gateway.domain.model import LocationEvent, ScanRead, TagRead
 from gateway.identity import IdentityCache
-from gateway.model import LocationEvent, TagRead
 from gateway.pipeline import PresenceTracker
 
 

@@ -6,10 +6,9 @@ import threading
 import time
 from typing import Any
 
-from drivers.base import ReaderException
 from drivers.llrp import LLRPDriver
 from gateway.config import LLRPReaderSettings
-from gateway.model import TagRead
+from gateway.domain.model import ReaderException, TagRead
 from simulators.llrp.scenario import Scenario, scenario_from_dict
 
 EPC = "3034257BF7194E4000001A85"

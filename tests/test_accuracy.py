@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from gateway.bench.accuracy import score, score_events
-from gateway.model import LocationEvent
+from gateway.domain.model import LocationEvent
 from gateway.replay import EPOCH, replay, site_config
 from simulators.llrp.scenario import Scenario, load_scenario
 from simulators.scenarios import library

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Config, LLRPReaderSettings, load_config, parse_config
-from gateway.errors import ConfigError
+from gateway.domain.errors import ConfigError
 
 VALID = """\
 gateway:

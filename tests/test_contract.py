@@ -12,7 +12,7 @@ import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from gateway.config import MqttSettings, TopicSettings
-from gateway.model import LocationEvent
+from gateway.domain.model import LocationEvent
 from tests.conftest import EVENT_SCHEMA, REPO, check_event
 
 DOCS = REPO / "docs"

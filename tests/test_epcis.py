@@ -14,6 +14,8 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from gateway.config import parse_config
+from gateway.domain.errors import ConfigError
+from gateway.domain.model import LocationEvent
 from gateway.epcis import (
     EpcisRenderer,
     canonical_uri,
@@ -24,8 +26,6 @@ from gateway.epcis import (
     raw_uri,
     time_zone_offset,
 )
-from gateway.errors import ConfigError
-from gateway.model import LocationEvent
 from gateway.outbox import Outbox
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import REPO, Broker, Subscriber, wait_until

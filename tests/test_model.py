@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.model import new_event_id, rfc3339
+from gateway.domain.model import new_event_id, rfc3339
 
 
 def test_event_ids_are_unique_version_4_uuids() -> None:

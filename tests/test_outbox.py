@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import OutboxError
-from gateway.model import LocationEvent
+from gateway.domain.errors import OutboxError
+from gateway.domain.model import LocationEvent
 from gateway.outbox import Outbox
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.config import Config, parse_config
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, TagRead
 from gateway.pipeline import Pipeline
 
 CONFIG = """\

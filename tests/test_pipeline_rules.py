@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.config import Config
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, TagRead
 from gateway.pipeline import Pipeline
 
 T0 = 1_800_000_000.0

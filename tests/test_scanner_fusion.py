@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.barcode import ScanRead
 from gateway.config import parse_config
-from gateway.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, ScanRead, TagRead
 from gateway.pipeline import Pipeline
 from gateway.scanning import ScanProcessor
 from simulators.llrp.epc import sscc96

@@ -10,9 +10,8 @@ import pytest
 
 from drivers import create_driver
 from drivers.scanners.serial_port import SerialScannerDriver
-from gateway.barcode import ScanRead
 from gateway.config import SerialScannerSettings
-from gateway.model import TagRead
+from gateway.domain.model import ScanRead, TagRead
 from simulators.scanner.pty import PtyScanner
 from tests.conftest import wait_until
 

@@ -19,7 +19,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_ran
 
 from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from drivers.scanners.framing import ScanFramer
-from gateway.barcode import ScanRead
+from gateway.domain.model import ScanRead
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gateway.model import LocationEvent
+from gateway.domain.model import LocationEvent
 from gateway.replay import EPOCH, replay
 from simulators.llrp.scenario import Scenario, TrueVisit, load_scenario
 

@@ -1,9 +1,10 @@
-"""What flows through the gateway: tag reads in, location events out."""
+"""What flows through the gateway: tag reads and scans in, door exceptions from drivers, location events out."""
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,27 @@ class TagRead:
     time: float
     reader_time: float | None = None
     seen_count: int = 1
+
+
+@dataclass(slots=True)
+class ScanRead(TagRead):
+    """One scan as a scanner driver hands it to the core. It travels on the tag-read queue as a batch of
+    its own (never mixed with tag reads), so the main loop tells batches apart once per batch and the
+    RFID per-read path never sees a scan. ``epc`` is empty, ``antenna`` 0; ``text`` is what was scanned."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderException:
+    """Something at a door that is an event of its own, e.g. a GPI window without a tag read
+    (``reason="no_read"``)."""
+
+    reader: str
+    location: str
+    reason: str
+    time: float
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -103,3 +125,22 @@ def new_event_id() -> str:
 def rfc3339(epoch_s: float) -> str:
     """``2026-11-29T08:15:02.123Z``: UTC with milliseconds."""
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def antenna_mask(antennas: Iterable[int]) -> int:
+    """Antenna ids as a bitmask (bit n: antenna n; ids above 1023 share bit 1023)."""
+    mask = 0
+    for antenna in antennas:
+        mask |= 1 << min(antenna, 1023)
+    return mask
+
+
+def antenna_list(mask: int) -> list[int]:
+    """The antenna ids of a bitmask, ascending."""
+    out, antenna = [], 0
+    while mask:
+        if mask & 1:
+            out.append(antenna)
+        mask >>= 1
+        antenna += 1
+    return out
