@@ -23,6 +23,7 @@ from gateway.domain.model import LocationEvent, ReaderException, TagRead, rfc333
 from gateway.epcis import EpcisRenderer
 from gateway.metrics import GatewayMetrics, HealthServer
 from gateway.mqtt import MqttPublisher, backoff_delay
+from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
 from gateway.outbox import Outbox
 from gateway.pipeline import Pipeline
 from gateway.scanning import ScanProcessor
@@ -100,7 +101,14 @@ class Gateway:
         self._topic_fields = {"prefix": mqtt.topic_prefix, "gateway": config.gateway.id}
         for settings in config.readers:
             self.reader_status[settings.name] = {"state": "disconnected", "since": rfc3339(clock()), "detail": ""}
+        self._read_taps: list[Callable[[list[TagRead]], None]] = []
+        self.snapshot = GatewaySnapshot(gateway=config.gateway.id)
         self.metrics.attach(self)  # last: the collector reads the attributes above
+
+    def tap_reads(self, callback: Callable[[list[TagRead]], None]) -> None:
+        """``callback(batch)`` on the main loop for every batch of tag reads, before the pipeline (the demo
+        watches reads this way). Must be quick and must not raise."""
+        self._read_taps.append(callback)
 
     def topic_for(self, event: LocationEvent) -> str:
         return self._event_topic.format(location=event.location, type=event.type, **self._topic_fields)
@@ -283,6 +291,9 @@ class Gateway:
         scan_batches: list[list[TagRead]] = []
         if self.scans is not None:  # scanners share the reads queue; their batches are told apart per batch
             batches, scan_batches = self.scans.split(batches)
+        for tap in self._read_taps:
+            for batch in batches:
+                tap(batch)
         events = self.pipeline.process((read for batch in batches for read in batch), now)
         if self.scans is not None:
             events += self.scans.process(scan_batches, events, now)
@@ -300,6 +311,40 @@ class Gateway:
                 self.outbox.expire(now, protect_through=self._cursor)
                 self.oldest_pending_created = self.outbox.oldest_created()
             self._deliver()
+        self.snapshot = self._take_snapshot()
+
+    def _take_snapshot(self) -> GatewaySnapshot:
+        outbox, publisher, pipeline = self.outbox, self.publisher, self.pipeline
+        points = [
+            ReadPointFigures(reader, antenna, point.location.name, point.reads, point.last_read)
+            for (reader, antenna), point in pipeline.read_points.points.items()
+        ]
+        points += [ReadPointFigures(r, a, None, n, 0.0) for (r, a), n in pipeline.unmapped.items()]
+        return GatewaySnapshot(
+            gateway=self.config.gateway.id,
+            taken=self.last_tick,
+            started=self.started,
+            read_points=tuple(sorted(points, key=lambda p: (p.reader, p.antenna))),
+            reads_filtered={**pipeline.dropped, "backpressure": self.backpressure_dropped},
+            events=dict(self.events_by_type),
+            readers={name: dict(status) for name, status in self.reader_status.items()},
+            reconnects=dict(self.reader_reconnects),
+            tracked_tags=pipeline.presence.tracked_count,
+            present_tags=pipeline.presence.present_count,
+            outbox=OutboxFigures(
+                pending=outbox.pending_count(),
+                pending_bytes=outbox.pending_bytes,
+                oldest_created=self.oldest_pending_created,
+                last_seq=outbox.last_seq,
+                added=outbox.added,
+                acknowledged=outbox.acknowledged,
+                dropped=dict(outbox.dropped),
+                fault=self.outbox_fault,
+                is_open=outbox.is_open,
+            ),
+            broker=BrokerFigures(publisher.where, publisher.connected, publisher.in_flight(), publisher.last_error),
+            unstored_dropped=self.unstored_dropped,
+        )
 
     def shutdown(self, flush_timeout: float = 3.0) -> None:
         """Stop readers, store what they handed over, give in-flight events a moment for their PUBACK,
