@@ -4,7 +4,7 @@
     python -m benchmarks.outbox --json       # the same figures as JSON
     python -m benchmarks.outbox --events 200 --drain-events 500   # quick
 
-Writes: ``gateway.outbox.Outbox`` (WAL, ``synchronous=FULL``) appending real ``LocationEvent``s in
+Writes: ``gateway.delivery.outbox.Outbox`` (WAL, ``synchronous=FULL``) appending real ``LocationEvent``s in
 batches of 1, 10 and 100 events per transaction; events/s of durable commits.
 
 Drain: N events are stored while no broker listens and ``gateway.app.Gateway.run()`` (the real main
@@ -33,8 +33,8 @@ from typing import Any
 from gateway.app import Gateway
 from gateway.broker import free_port
 from gateway.config import OutboxSettings, parse_config
+from gateway.delivery.outbox import Outbox
 from gateway.domain.model import LocationEvent
-from gateway.outbox import Outbox
 
 GATEWAY = "gw-bench"
 TOPIC = f"dockgate/{GATEWAY}/events/dock-3"

@@ -365,8 +365,8 @@ def memory_child(tags: int) -> dict[str, Any]:
     import gc
 
     from gateway.config import parse_config
+    from gateway.core.pipeline import Pipeline
     from gateway.domain.model import TagRead
-    from gateway.pipeline import Pipeline
 
     config = parse_config(
         f"""

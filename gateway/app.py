@@ -18,16 +18,16 @@ from typing import Any
 
 from drivers import ReaderDriver, create_driver
 from gateway.config import Config
+from gateway.core.pipeline import Pipeline
+from gateway.core.scanning import ScanProcessor
+from gateway.delivery.epcis import EpcisRenderer
+from gateway.delivery.mqtt import MqttPublisher, backoff_delay
+from gateway.delivery.outbox import Outbox
 from gateway.domain.errors import ConfigError, DockgateError, OutboxError
 from gateway.domain.model import LocationEvent, ReaderException, TagRead, rfc3339
-from gateway.epcis import EpcisRenderer
-from gateway.metrics import GatewayMetrics, HealthServer
-from gateway.mqtt import MqttPublisher, backoff_delay
+from gateway.ops.metrics import GatewayMetrics, HealthServer
 from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
-from gateway.outbox import Outbox
-from gateway.pipeline import Pipeline
-from gateway.scanning import ScanProcessor
-from gateway.systemd import SystemdNotifier
+from gateway.ops.systemd import SystemdNotifier
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from types import FrameType
 
 from gateway.config import AnyReaderSettings, Config, load_config
 from gateway.domain.errors import ConfigError, DockgateError
-from gateway.logs import setup_logging as setup_logging  # re-exported for the demo
+from gateway.ops.logs import setup_logging as setup_logging  # re-exported for the demo
 
 log = logging.getLogger("dockgate")
 

@@ -261,7 +261,7 @@ def _tag_matcher(value: object) -> object:
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected an EPC hex prefix or an EPC URI pattern, got {value!r}")
     if value.startswith("urn:epc:"):
-        from gateway.identity import UriPattern
+        from gateway.core.identity import UriPattern
 
         UriPattern(value)  # raises ValueError naming the pattern
         return value
@@ -301,7 +301,7 @@ class ReadPointSettings(Section):
 
 def _epcis_check(name: str) -> Callable[[object], object]:
     def check(value: object) -> object:
-        from gateway import epcis
+        from gateway.delivery import epcis
 
         if name in ("bizStep", "disposition"):
             return epcis.check_cbv(name, value)

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from gateway.bench.accuracy import score, score_events
+from gateway.bench.pipeline_run import EPOCH, replay, site_config
 from gateway.domain.model import LocationEvent
-from gateway.replay import EPOCH, replay, site_config
 from simulators.llrp.scenario import Scenario, load_scenario
 from simulators.scenarios import library
 from tests.conftest import REPO

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.barcode import CompanyPrefixes, parse_barcode, split_aim
-from gateway.identity import epc_uri
+from gateway.core.barcode import CompanyPrefixes, parse_barcode, split_aim
+from gateway.core.identity import epc_uri
 from simulators.llrp.epc import sgtin96, sscc96
 
 

@@ -14,9 +14,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from gateway.config import parse_config
-from gateway.domain.errors import ConfigError
-from gateway.domain.model import LocationEvent
-from gateway.epcis import (
+from gateway.delivery.epcis import (
     EpcisRenderer,
     canonical_uri,
     check_digit,
@@ -26,7 +24,9 @@ from gateway.epcis import (
     raw_uri,
     time_zone_offset,
 )
-from gateway.outbox import Outbox
+from gateway.delivery.outbox import Outbox
+from gateway.domain.errors import ConfigError
+from gateway.domain.model import LocationEvent
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import REPO, Broker, Subscriber, wait_until
 from tests.test_e2e import QUICK, spawn, start_simulator, stop

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import identity
-from gateway.identity import IdentityCache, UriPattern, epc_uri, is_uri_pattern
+from gateway.core import identity
+from gateway.core.identity import IdentityCache, UriPattern, epc_uri, is_uri_pattern
 from simulators.llrp.epc import sgtin96, sscc96
 
 

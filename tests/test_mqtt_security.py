@@ -25,7 +25,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.mqtt import backoff_delay
+from gateway.delivery.mqtt import backoff_delay
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import Broker, Subscriber, free_port, wait_until
 from tests.test_e2e import QUICK, gateway_config, spawn, start_simulator, stop
@@ -110,7 +110,7 @@ _QUOTED = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*")')
 
 def plain(line: str) -> str:
     """A log line with its quoting undone, so that tests match on content whatever the log format:
-    ``ts=.. level=error logger=gateway.mqtt msg="mqtt=.. event=connect_refused reason=\"Not authorized\""``
+    ``ts=.. level=error logger=gateway.delivery.mqtt msg="mqtt=.. event=connect_refused reason=\"Not authorized\""``
     and ``... event=connect_refused reason="Not authorized"`` both read ``... reason=Not authorized``."""
     for _ in range(2):  # msg="...", then the key="..." inside it
         line = _QUOTED.sub(_unquote, line)
@@ -578,7 +578,7 @@ class TestBackoffDelay:
 def test_tls_survives_publishing_from_the_main_loop(tmp_path: Path, secure: SecureBroker, password_file: Path) -> None:
     """MqttPublisher in this process, over mutual TLS, used as the gateway's main loop uses it."""
     from gateway.config import MqttSettings
-    from gateway.mqtt import MqttPublisher
+    from gateway.delivery.mqtt import MqttPublisher
 
     settings = MqttSettings.model_validate(
         {

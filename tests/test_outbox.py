@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.delivery.outbox import Outbox
 from gateway.domain.errors import OutboxError
 from gateway.domain.model import LocationEvent
-from gateway.outbox import Outbox
 
 
 def event(epc: str = "30340000000000000000AAAA", kind: str = "arrived") -> LocationEvent:

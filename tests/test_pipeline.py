@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.config import Config, parse_config
+from gateway.core.pipeline import Pipeline
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.pipeline import Pipeline
 
 CONFIG = """\
 gateway: {id: gw-test}

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.config import Config
+from gateway.core.pipeline import Pipeline
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.pipeline import Pipeline
 
 T0 = 1_800_000_000.0
 SGTIN = "3034257BF7194E4000001A85"  # urn:epc:id:sgtin:0614141.812345.6789

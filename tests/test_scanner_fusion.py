@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.config import parse_config
+from gateway.core.pipeline import Pipeline
+from gateway.core.scanning import ScanProcessor
 from gateway.domain.model import LocationEvent, ScanRead, TagRead
-from gateway.pipeline import Pipeline
-from gateway.scanning import ScanProcessor
 from simulators.llrp.epc import sscc96
 from tests.conftest import check_event
 

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gateway.bench.pipeline_run import EPOCH, replay
 from gateway.domain.model import LocationEvent
-from gateway.replay import EPOCH, replay
 from simulators.llrp.scenario import Scenario, TrueVisit, load_scenario
 
 ARRIVE_EARLY_S = 0.5

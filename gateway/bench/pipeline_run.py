@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import Config
+from gateway.core.pipeline import Pipeline
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.pipeline import Pipeline
 from simulators.llrp.scenario import ReadStream, Scenario
 
 EPOCH = 1_800_000_000.0  # simulated wall clock at scenario time 0

@@ -4,7 +4,7 @@ A scanner sends the symbol's data, optionally preceded by its AIM symbology iden
 ``]E0`` EAN-13, ``]d2`` GS1 DataMatrix, ``]Q3`` GS1 QR, ``]e0`` GS1 DataBar ...) and with FNC1 separators
 sent as GS (0x1D). GS1 element strings are parsed with biip (AI table, check digits, date rules); a
 barcode with an SSCC, a GTIN plus serial (SGTIN) or a GIAI gets the same pure identity URI that
-``gateway.identity`` gives the matching RFID tag.
+``gateway.core.identity`` gives the matching RFID tag.
 
 A GS1 key does not say how long its company prefix is, and the URI needs that length (it places the
 dot). ``CompanyPrefixes`` decides it: the configured ``gs1.company_prefix_lengths`` (longest matching

@@ -25,8 +25,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 
 from gateway.config import Config, FilterSettings, PipelineSettings
+from gateway.core.identity import IdentityCache, UriPattern
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.identity import IdentityCache, UriPattern
 
 _OUTSIDE = 1
 _INSIDE = 2

@@ -1,6 +1,6 @@
 """Scans in, ``scanned`` and ``exception`` events out; fusion with the RFID tags at the same location.
 
-Plain logic on the main loop's thread with the clock passed in, like ``gateway.pipeline``. Per scan:
+Plain logic on the main loop's thread with the clock passed in, like ``gateway.core.pipeline``. Per scan:
 
 1. location: the scanner's read point says where it is (a scanner belongs to one location);
 2. dedupe: the same data from the same scanner within its ``dedupe_window`` of the previous one is
@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 
-from gateway.barcode import Barcode, CompanyPrefixes, parse_barcode
 from gateway.config import Config
+from gateway.core.barcode import Barcode, CompanyPrefixes, parse_barcode
+from gateway.core.identity import IdentityCache
+from gateway.core.pipeline import PresenceTracker
 from gateway.domain.model import LocationEvent, ScanRead, TagRead
-from gateway.identity import IdentityCache
-from gateway.pipeline import PresenceTracker
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
 from gateway.domain.errors import DockgateError
-from gateway.logs import register_secret
+from gateway.ops.logs import register_secret
 
 log = logging.getLogger(__name__)
 
