@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from drivers import create_driver
-from drivers.scanners.hid_keyboard import HidKeyboardDecoder, reports_for
+from drivers.scanners.hid_keyboard import HidKeyboardDecoder
 from drivers.scanners.usb_hid import UsbHidScannerDriver
 from gateway.config import UsbHidScannerSettings
+from simulators.scanner.keymap import reports_for
 from simulators.scanner.usb_backend import SimulatedBackend, SimulatedHidScanner
 from tests.conftest import wait_until
 from tests.test_scanner_serial import Sink
@@ -43,9 +46,32 @@ def test_decoder_on_hand_written_boot_reports() -> None:
 
 
 def test_round_trip_of_every_printable_ascii_character() -> None:
-    text = "".join(chr(c) for c in range(0x20, 0x7F)) + "\x1d"
+    """The simulator's key table (written from the HID Usage Tables) typed, the driver's decoder read back:
+    two independent tables, so a wrong code in either one fails here."""
+    text = "".join(chr(c) for c in range(0x20, 0x7F)) + "\t\x1d"
     decoder = HidKeyboardDecoder()
+    for char in text:
+        assert b"".join(decoder.feed(r) for r in reports_for(char)) == char.encode(), repr(char)
     assert b"".join(decoder.feed(r) for r in reports_for(text + "\r")) == (text + "\r").encode()
+
+
+@pytest.mark.parametrize(
+    ("report", "typed"),
+    [
+        ((0x00, 0x04), b"a"),
+        ((0x02, 0x04), b"A"),
+        ((0x02, 0x1E), b"!"),
+        ((0x00, 0x27), b"0"),
+        ((0x00, 0x28), b"\r"),
+        ((0x00, 0x2C), b" "),
+        ((0x02, 0x38), b"?"),
+        ((0x01, 0x30), b"\x1d"),
+    ],
+)
+def test_decoder_against_the_usage_tables(report: tuple[int, int], typed: bytes) -> None:
+    """A few codes from the HID Usage Tables (page 0x07, US layout), decoded by the driver."""
+    modifiers, key = report
+    assert HidKeyboardDecoder().feed(bytes([modifiers, 0, key, 0, 0, 0, 0, 0])) == typed
 
 
 def test_usb_hid_scans_unplug_replug_and_kernel_driver_handling() -> None:

@@ -23,15 +23,38 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from drivers.scanners.framing import terminator_bytes
 from simulators.scanner.pty import PtyScanner
+
+NAMED_TERMINATORS = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n"}
+
+
+def parse_terminator(text: str) -> bytes:
+    """``--terminator``: CR, LF, CRLF (any case) or the bytes themselves, escapes such as ``\\x03`` allowed.
+
+    The simulator reads this itself rather than with the driver's parser, so that a bug there is not
+    repeated on the device side where no test could see it."""
+    named = NAMED_TERMINATORS.get(text.upper())
+    if named is not None:
+        return named
+    try:
+        terminator = text.encode("latin-1").decode("unicode_escape").encode("latin-1")
+    except (UnicodeError, ValueError) as exc:
+        raise ValueError(f"{text!r} is not CR, LF, CRLF or a byte string with \\x escapes") from exc
+    if not terminator:
+        raise ValueError("the terminator must not be empty")
+    return terminator
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dockgate simulate scanner", description="A simulated barcode scanner.")
     parser.add_argument("--pty", action="store_true", required=True, help="serial scanner on a pty (the only kind)")
     parser.add_argument("--link", help="keep a symlink at this path pointing at the current pty")
-    parser.add_argument("--terminator", default="CR", help="CR, LF, CRLF or a string such as '\\x03' (default CR)")
+    parser.add_argument(
+        "--terminator",
+        default="CR",
+        type=parse_terminator,
+        help="CR, LF, CRLF or a string such as '\\x03' (default CR)",
+    )
     parser.add_argument("--input", help="file of scans and commands, one a line (default: stdin)")
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between two scans (default 0)")
     parser.add_argument("--exit", action="store_true", help="end when the input ends")
@@ -74,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    scanner = PtyScanner(ns.link, terminator_bytes(ns.terminator))
+    scanner = PtyScanner(ns.link, ns.terminator)
     scanner.plug()
     print(scanner.path, flush=True)
     print(f"scanner simulator on {scanner.device}", file=sys.stderr, flush=True)

@@ -3,10 +3,11 @@
 It presents the descriptors of a real HID boot keyboard (one configuration, interface 0 class 3 /
 subclass 1 boot / protocol 1 keyboard with its HID class descriptor, one interrupt IN endpoint 0x81 of 8
 bytes), string descriptors (manufacturer, product, serial), a kernel driver that is bound until detached,
-and 8-byte boot keyboard reports typed from scans. ``unplug()`` makes the device vanish the way libusb
-reports it: reads on an open handle fail with ``USBError`` errno ENODEV (LIBUSB_ERROR_NO_DEVICE) and
-``usb.core.find`` no longer lists it; ``plug()`` brings it back at a new address. The driver under test
-goes through ``usb.core`` and ``usb.util`` unchanged: only the backend is simulated.
+and 8-byte boot keyboard reports typed from scans with the simulator's own key table (``keymap.py``).
+``unplug()`` makes the device vanish the way libusb reports it: reads on an open handle fail with
+``USBError`` errno ENODEV (LIBUSB_ERROR_NO_DEVICE) and ``usb.core.find`` no longer lists it; ``plug()``
+brings it back at a new address. The driver under test goes through ``usb.core`` and ``usb.util``
+unchanged: only the backend is simulated.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import usb.backend
 import usb.core
 
-from drivers.scanners.hid_keyboard import reports_for
+from simulators.scanner.keymap import reports_for
 
 _LIBUSB_ERROR_NO_DEVICE = -4
 _LIBUSB_ERROR_TIMEOUT = -7
