@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from simulators.llrp.scenario import ScenarioError, parse_duration
+from simulators.llrp.durations import ScenarioError, parse_duration
 
 FAULT_KINDS = ("drop", "silent", "garbage", "antenna-off", "antenna-on")
 

@@ -7,25 +7,20 @@ are seen for the whole scenario. `ReadStream` turns a scenario into individual t
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from simulators.llrp.durations import ScenarioError as ScenarioError  # re-exported: callers catch it here
+from simulators.llrp.durations import parse_duration as parse_duration
 from simulators.llrp.epc import EPCError, sgtin96, sscc96
-
-if TYPE_CHECKING:
-    from simulators.llrp.faults import Fault, GpiPulse
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; the message names the field path."""
+from simulators.llrp.faults import Fault, GpiPulse, faults_from_list, gpi_from_list
 
 
 @dataclass(frozen=True)
@@ -139,24 +134,6 @@ def _interpolate(knots: tuple[float, ...], start: float, end: float, t: float) -
 
 # ---- loading ---------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
-
-
-def parse_duration(value: object, path: str = "duration") -> float:
-    """`250ms`, `5s`, `2m`, `1.5` or a number: seconds as a float."""
-    if isinstance(value, bool):
-        raise ScenarioError(f"{path}: expected a duration like 250ms, 5s, 2m or seconds, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0 or not math.isfinite(value):
-            raise ScenarioError(f"{path}: must be a finite duration >= 0, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise ScenarioError(f"{path}: expected a duration like 250ms, 5s, 2m or seconds, got {value!r}")
-
 
 def default_scenario_path() -> Path:
     return Path(str(resources.files("simulators.llrp") / "scenarios" / "default.yaml"))
@@ -227,8 +204,6 @@ def scenario_from_dict(data: object, default_name: str = "scenario") -> Scenario
                 raise ScenarioError(f"{field_path}: EPC {epc} is also on {seen[epc]}")
             seen[epc] = owner
     min_rssi = top.get("min_rssi")
-    from simulators.llrp.faults import faults_from_list, gpi_from_list
-
     faults = faults_from_list(top["faults"]) if "faults" in top else ()
     gpi = gpi_from_list(top["gpi"]) if "gpi" in top else ()
     return Scenario(
