@@ -282,7 +282,7 @@ def test_broker_away_for_a_minute_loses_nothing(tmp_path: Path, processes: list[
 # --- b. kill -9, twenty times, at random moments --------------------------------------------------------
 
 KILLS = 20
-STORED = re.compile(r"event=(?:arrived|departed|static) seq=(\d+) location=")
+STORED = re.compile(r"event=stored type=(?:arrived|departed|static) seq=(\d+) location=")
 
 
 @pytest.mark.timeout(180)
@@ -310,7 +310,7 @@ def test_kill_9_twenty_times_loses_nothing_and_seq_never_goes_back(
             after_kill.append(outbox_state(outbox)[1])
             text = log.read_text()
             stored_by_run.append(
-                [int(s) for s in re.findall(r"event=(?:arrived|departed|static) seq=(\d+) location=", text)]
+                [int(s) for s in re.findall(r"event=stored type=(?:arrived|departed|static) seq=(\d+) location=", text)]
             )
             opened = re.search(r"event=opened pending=\d+ last_seq=(\d+)", text)
             if opened:
@@ -329,7 +329,7 @@ def test_kill_9_twenty_times_loses_nothing_and_seq_never_goes_back(
     pending, last_seq = outbox_state(outbox)
     assert pending == 0 and "event=stopped pending=0" in text
     # with no reader, the final run makes only the departures of tags restored as present
-    final = re.findall(r"event=(arrived|departed|static) seq=(\d+) location=", text)
+    final = re.findall(r"event=stored type=(arrived|departed|static) seq=(\d+) location=", text)
     assert all(kind == "departed" for kind, _ in final), final
     assert last_seq == after_kill[-1] + len(final)
 
@@ -357,7 +357,7 @@ def test_kill_9_twenty_times_loses_nothing_and_seq_never_goes_back(
 def test_outbox_benchmark_runs_with_tiny_sizes() -> None:
     tiny = ["--events", "20", "--drain-events", "200", "--inflight", "50", "--json"]
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.outbox", *tiny],
+        [sys.executable, "-m", "gateway.bench.throughput.outbox", *tiny],
         cwd=REPO,
         env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,

@@ -25,6 +25,7 @@ from gateway.delivery.epcis import (
     time_zone_offset,
 )
 from gateway.delivery.outbox import Outbox
+from gateway.delivery.topics import Topics
 from gateway.domain.errors import ConfigError
 from gateway.domain.model import LocationEvent
 from simulators.llrp.scenario import load_scenario
@@ -109,7 +110,8 @@ def make_event(kind: str = "arrived", **changes: Any) -> LocationEvent:
 
 @pytest.fixture
 def renderer() -> EpcisRenderer:
-    return EpcisRenderer(parse_config(CONFIG), clock=lambda: T0 + 0.5)
+    config = parse_config(CONFIG)
+    return EpcisRenderer(config, Topics(config.mqtt, config.gateway.id), clock=lambda: T0 + 0.5)
 
 
 # ---- the event hash ID ---------------------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def test_diagnostic_events_have_no_epcis_form(renderer: EpcisRenderer, event: Lo
 
 def test_minimal_settings_still_valid_and_skip_non_gs1() -> None:
     config = parse_config(CONFIG.split("    epcis:")[0] + "    epcis: {non_gs1: skip}\n")
-    renderer = EpcisRenderer(config)
+    renderer = EpcisRenderer(config, Topics(config.mqtt, config.gateway.id))
     doc = renderer.document_for(make_event())
     assert doc is not None
     check_epcis(doc)
@@ -333,14 +335,14 @@ def test_outbox_stores_the_document_in_the_event_row_without_using_a_seq(
     events = [make_event(), make_event("static", static=True), make_event("departed", direction="in")]
     outbox.append(events, lambda e: f"dockgate/gw-test/events/{e.location}", epcis_of=renderer)
     assert [e.seq for e in events] == [1, 2, 3]
-    items = outbox.pending(0, 10)
+    items = outbox.next_batch(0, 10)
     assert [i.seq for i in items] == [1, 2, 3]
     assert [i.epcis_topic for i in items] == ["dockgate/gw-test/epcis/dock-3", None, "dockgate/gw-test/epcis/dock-3"]
     for item in items:
         if item.epcis_payload is not None:
             check_epcis(json.loads(item.epcis_payload))
     assert outbox.pending_bytes == sum(len(i.payload) + len(i.epcis_payload or b"") for i in items)
-    outbox.acknowledge([1, 2, 3])
+    outbox.accept([1, 2, 3])
     assert outbox.pending_count() == 0 and outbox.pending_bytes == 0
     outbox.close()
 
@@ -358,7 +360,7 @@ def test_an_outbox_from_before_epcis_is_upgraded_in_place(tmp_path: Path) -> Non
     db.close()
     outbox = Outbox(path)
     outbox.open()
-    [item] = outbox.pending(0, 10)
+    [item] = outbox.next_batch(0, 10)
     assert (item.seq, item.payload, item.epcis_topic, item.epcis_payload) == (1, b"{}", None, None)
     outbox.close()
 

@@ -55,4 +55,4 @@ def test_a_shared_subscription_hands_each_event_of_each_gateway_to_exactly_one_c
         for message, event in zip(sub.messages, sub.events(), strict=True):
             assert message.topic == f"dockgate/{event['gateway']}/events/dock-3"
     for gw, log in zip(GATEWAYS, logs, strict=True):
-        assert f"gateway={gw} event=stopped pending=0" in log
+        assert f"event=stopped pending=0 gateway={gw}" in log

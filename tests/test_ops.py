@@ -275,7 +275,7 @@ def test_sigterm_with_the_broker_away_exits_0_within_10_s(tmp_path: Path) -> Non
     gateway = spawn("run", "--config", str(config))
     lines = Lines(gateway)
     try:
-        wait_until(lambda: lines.has("event=arrived"), 30, "events stored while the broker is away")
+        wait_until(lambda: lines.has("event=stored type=arrived"), 30, "events stored while the broker is away")
     finally:
         code, took = finish(gateway, lines)
         stop(sim)

@@ -39,7 +39,7 @@ def test_seq_starts_at_one_and_is_stored_in_the_payload(tmp_path: Path) -> None:
     events = [event(), event(kind="departed")]
     box.append(events, topic)
     assert [e.seq for e in events] == [1, 2]
-    items = box.pending(0, 10)
+    items = box.next_batch(0, 10)
     assert [i.seq for i in items] == [1, 2]
     assert items[0].topic == "dockgate/gw/events/dock-3"
     payload = json.loads(items[1].payload)
@@ -52,7 +52,7 @@ def test_seq_never_repeats_across_restarts_even_when_everything_was_acknowledged
     box = Outbox(tmp_path / "o.db")
     box.open()
     box.append([event(), event(), event()], topic)
-    box.acknowledge([1, 2, 3])
+    box.accept([1, 2, 3])
     assert box.pending_count() == 0
     box.close()
 
@@ -68,13 +68,13 @@ def test_unacknowledged_events_survive_a_restart_in_order(tmp_path: Path) -> Non
     box = Outbox(tmp_path / "o.db")
     box.open()
     box.append([event(epc=f"{i:024X}") for i in range(5)], topic)
-    box.acknowledge([2, 4])
+    box.accept([2, 4])
     box.close()  # a kill -9 leaves the same file: every commit was synchronous
 
     again = Outbox(tmp_path / "o.db")
     again.open()
-    assert [i.seq for i in again.pending(0, 100)] == [1, 3, 5]
-    assert [i.seq for i in again.pending(1, 1)] == [3]
+    assert [i.seq for i in again.next_batch(0, 100)] == [1, 3, 5]
+    assert [i.seq for i in again.next_batch(1, 1)] == [3]
     again.close()
 
 
@@ -94,7 +94,7 @@ def test_failed_write_stores_nothing_and_uses_no_seq(tmp_path: Path) -> None:
     with pytest.raises(OutboxError, match="cannot store 2 event"):
         box.append(batch, topic)
     assert [e.seq for e in batch] == [0, 0]
-    assert [i.seq for i in box.pending(0, 10)] == [1]
+    assert [i.seq for i in box.next_batch(0, 10)] == [1]
     db = sqlite3.connect(path)
     db.execute("DROP TRIGGER full")
     db.commit()
@@ -125,7 +125,7 @@ def _box(tmp_path: Path, **settings: object) -> Outbox:
 
 
 def _payloads(box: Outbox) -> list[dict[str, object]]:
-    return [json.loads(i.payload) for i in box.pending(0, 1000)]
+    return [json.loads(i.payload) for i in box.next_batch(0, 1000)]
 
 
 def test_drop_oldest_counts_logs_and_marks_the_gap(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -156,7 +156,7 @@ def test_reject_new_keeps_the_old_and_tells_the_next_stored_event(tmp_path: Path
     assert [p["seq"] for p in _payloads(box)] == [1, 2]
     assert box.dropped == {"reject_new": 1}
     box.append([event()], topic)  # still full: seq 4 rejected
-    box.acknowledge([1, 2])
+    box.accept([1, 2])
     box.close()
     box = _box(tmp_path, max_events=2, policy="reject_new")  # the pending gap survives a restart
     late = event()
@@ -172,7 +172,7 @@ def test_max_bytes(tmp_path: Path) -> None:
         box.append([event()], topic)
     assert box.pending_bytes <= 4096
     assert box.pending_count() + box.dropped["drop_oldest"] == 30
-    assert sum(len(i.payload) for i in box.pending(0, 100)) == box.pending_bytes
+    assert sum(len(i.payload) for i in box.next_batch(0, 100)) == box.pending_bytes
     box.close()
 
 

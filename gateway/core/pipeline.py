@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 
 from gateway.config import Config, FilterSettings, PipelineSettings
 from gateway.core.identity import IdentityCache, UriPattern
-from gateway.domain.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent, PresenceRow, TagRead, antenna_list
 
 _OUTSIDE = 1
 _INSIDE = 2
@@ -177,15 +177,6 @@ class _Visit:
             sides[base + 1] += weight
             sides[base + 2] += weight * (time - self.first_seen)
 
-    def antenna_list(self) -> list[int]:
-        bits, out, antenna = self.antennas, [], 0
-        while bits:
-            if bits & 1:
-                out.append(antenna)
-            bits >>= 1
-            antenna += 1
-        return out
-
     def direction(self) -> tuple[str | None, float]:
         """``in`` (outside -> inside), ``out``, or None; and a confidence 0..1.
 
@@ -243,16 +234,16 @@ class PresenceTracker:
     def tracked_count(self) -> int:
         return sum(len(p.present) + len(p.static) + len(p.candidates) for p in self._places.values())
 
-    def snapshot(self, limit: int) -> list[tuple[str, str, float, float, int, int, float | None, str, int]]:
+    def snapshot(self, limit: int) -> list[PresenceRow]:
         """Present and static visits, most recently read first, as rows for the outbox's presence table."""
-        rows: list[tuple[str, str, float, float, int, int, float | None, str, int]] = []
+        rows: list[PresenceRow] = []
         for place in self._places.values():
-            for visits, static in ((place.present, 0), (place.static, 1)):
+            for visits, static in ((place.present, False), (place.static, True)):
                 for visit in reversed(visits.values()):
                     if len(rows) >= limit:
                         break
                     rows.append(
-                        (
+                        PresenceRow(
                             place.name,
                             visit.epc,
                             visit.first_seen,
@@ -266,7 +257,7 @@ class PresenceTracker:
                     )
         return rows
 
-    def restore(self, rows: Iterable[tuple[str, str, float, float, int, int, float | None, str, int]]) -> int:
+    def restore(self, rows: Iterable[PresenceRow]) -> int:
         """Visits known to be present before a restart (oldest first). Those at locations that no longer
         exist are skipped; the rest depart in the usual way when they are not read again."""
         count = 0
@@ -381,7 +372,7 @@ class PresenceTracker:
             location=place.name,
             reader=visit.reader,
             epc=visit.epc,
-            antennas=visit.antenna_list(),
+            antennas=antenna_list(visit.antennas),
             reads=visit.reads,
             rssi_max=visit.rssi_max,
             first_seen=visit.first_seen,

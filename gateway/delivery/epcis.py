@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.delivery.topics import Topics
 from gateway.domain.model import LocationEvent, rfc3339
 
 if TYPE_CHECKING:
@@ -208,10 +209,8 @@ def document(events: Iterable[dict[str, Any]], doc_id: str, created: float) -> d
 class EpcisRenderer:
     """Turns location events into (topic, payload) EPCIS messages for the outbox; None: nothing to publish."""
 
-    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
-        mqtt = config.mqtt
-        self._template = mqtt.topics.epcis
-        self._fields = {"prefix": mqtt.topic_prefix, "gateway": config.gateway.id}
+    def __init__(self, config: Config, topics: Topics, clock: Callable[[], float] = time.time) -> None:
+        self._topics = topics
         self._settings = {location.name: location.epcis for location in config.locations}
         self._clock = clock
 
@@ -229,8 +228,7 @@ class EpcisRenderer:
         doc = self.document_for(event)
         if doc is None:
             return None
-        topic = self._template.format(location=event.location, type=event.type, **self._fields)
-        return topic, json.dumps(doc, separators=(",", ":")).encode()
+        return self._topics.epcis(event.location, event.type), json.dumps(doc, separators=(",", ":")).encode()
 
 
 # ---- the EPCIS Event Hash ID (CBV 2.0) -----------------------------------------------------------------------

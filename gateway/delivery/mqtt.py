@@ -2,8 +2,11 @@
 
 One network thread of ours drives paho (``client.loop()``) and reconnects with capped exponential
 backoff and full jitter, so a fleet that restarts together does not reconnect in lockstep (paho's own
-reconnect has no jitter). The boundary to the main loop is narrow: the main loop calls ``publish``
-and ``take_acks``; the network thread only records PUBACKs (under a lock) and the connection state.
+reconnect has no jitter). The publisher is a transport: ``publish`` returns paho's message id, and
+``take_acks`` hands the main loop the PUBACKs (message id, refused or not) that arrived since it last
+asked. What a message id stands for (an event, its EPCIS document, a reader status) is the
+dispatcher's business (``gateway.delivery.dispatcher``): it owns everything in flight. The network
+thread only records PUBACKs (under a lock) and the connection state.
 
 Availability follows the usual bridge pattern: a retained last will ``offline``, a retained
 ``online`` on every connect, ``offline`` published on a clean stop.
@@ -17,9 +20,7 @@ paho, and never logged, put in an error message or kept anywhere else.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import random
 import select
 import ssl
 import threading
@@ -32,21 +33,16 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
+from gateway.domain.backoff import full_jitter
 from gateway.domain.errors import DockgateError
+from gateway.domain.log import get_logger
 from gateway.ops.logs import register_secret
 
-log = logging.getLogger(__name__)
-
-_RECONNECT_BASE_S = 0.5
+log = get_logger(__name__)
 
 
 class MqttSetupError(DockgateError):
     """The MQTT settings cannot be put to use (a missing password file, an unreadable certificate)."""
-
-
-def backoff_delay(attempt: int, cap: float, base: float = _RECONNECT_BASE_S) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0.0, min(cap, base * 2.0 ** min(attempt, 30)))
 
 
 def read_password(settings: MqttSettings) -> str | None:
@@ -82,23 +78,26 @@ def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
         raise MqttSetupError(f"mqtt.tls: cannot load certificates: {exc}") from None
     if tls.insecure_skip_verify:
         log.warning(
-            "mqtt=%s:%d event=tls_verification_off detail=the broker's certificate and host name are NOT "
-            "checked (mqtt.tls.insecure_skip_verify); use only for testing",
-            settings.host,
-            settings.port,
+            "tls_verification_off",
+            mqtt=f"{settings.host}:{settings.port}",
+            detail="the broker's certificate and host name are NOT checked (mqtt.tls.insecure_skip_verify); "
+            "use only for testing",
         )
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
+Ack = tuple[int, str | None]
+"""(message id, refusal): a PUBACK; ``refusal`` is the broker's reason when it said no (an ACL, a quota)."""
+
+
 class MqttPublisher:
     """One connection to the broker; owned by the main loop except for the network thread's callbacks."""
 
-    def __init__(self, settings: MqttSettings, gateway_id: str) -> None:
+    def __init__(self, settings: MqttSettings, gateway_id: str, status_topic: str) -> None:
         self.settings = settings
-        self.gateway_id = gateway_id
-        self.status_topic = settings.topics.status.format(prefix=settings.topic_prefix, gateway=gateway_id)
+        self.status_topic = status_topic
         protocol = paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -118,19 +117,15 @@ class MqttPublisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # around _acks: the network thread adds, the main loop takes
         self._io_lock = threading.RLock()  # around every paho call that may touch the socket
-        self._acked: list[int] = []
-        self._rejected: list[int] = []
-        self._mid_to_seq: dict[int, int] = {}
-        self._early: dict[int, ReasonCode] = {}
-        self._own_mids: set[int] = set()
+        self._acks: list[Ack] = []
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.connects = 0
         self.last_error: str | None = None
-        self.on_ack: Callable[[], None] | None = None  # called (non-blocking) when acks are waiting
+        self.on_ack: Callable[[], None] | None = None  # called (non-blocking) when the first ack is waiting
 
     @property
     def connected(self) -> bool:
@@ -151,37 +146,19 @@ class MqttPublisher:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, seq: int, topic: str, payload: bytes) -> None:
-        """Hand one outbox event to paho (QoS 1); its PUBACK shows up in ``take_acks``."""
-        # Not under self._lock: paho calls on_publish while holding its own mutex, and taking the two
-        # locks in opposite orders would deadlock. A PUBACK that beats us here waits in _early.
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
+        """Hand one QoS 1 message to paho; returns its message id, whose PUBACK shows up in ``take_acks``.
+        A PUBACK that beats the caller to its id waits in ``take_acks`` like any other: the main loop,
+        which calls both, registers the id before it next takes acks."""
         with self._io_lock:
-            info = self._client.publish(topic, payload, qos=1)
-        with self._lock:
-            reason = self._early.pop(info.mid, None)
-            if reason is None:
-                self._mid_to_seq[info.mid] = seq
-            else:
-                self._settle(seq, reason)
+            info = self._client.publish(topic, payload, qos=1, retain=retain)
+        return int(info.mid)
 
-    def publish_retained(self, topic: str, payload: bytes) -> None:
-        """A retained QoS 1 message that is not an event (reader status)."""
-        with self._io_lock:
-            info = self._client.publish(topic, payload, qos=1, retain=True)
+    def take_acks(self) -> list[Ack]:
+        """The PUBACKs since the last call."""
         with self._lock:
-            if self._early.pop(info.mid, None) is None:
-                self._own_mids.add(info.mid)
-
-    def take_acks(self) -> tuple[list[int], list[int]]:
-        """The seqs acknowledged, and those the broker refused, since the last call."""
-        with self._lock:
-            acked, self._acked = self._acked, []
-            rejected, self._rejected = self._rejected, []
-        return acked, rejected
-
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._mid_to_seq)
+            acks, self._acks = self._acks, []
+        return acks
 
     def stop(self, timeout: float = 5.0) -> None:
         """Publish ``offline`` (retained), wait for it briefly, disconnect, join the network thread."""
@@ -191,12 +168,10 @@ class MqttPublisher:
         if self.connected:
             with self._io_lock:
                 info = self._client.publish(self.status_topic, b"offline", qos=1, retain=True)
-            with self._lock:
-                self._own_mids.add(info.mid)
             try:
                 info.wait_for_publish(timeout)
             except (RuntimeError, ValueError) as exc:
-                log.warning("mqtt=%s event=offline_not_published error=%s", self.where, exc)
+                log.warning("offline_not_published", mqtt=self.where, error=str(exc))
         self._stopping.set()
         with self._io_lock:
             self._client.disconnect()
@@ -214,13 +189,9 @@ class MqttPublisher:
             except (OSError, ssl.SSLError) as exc:  # refused, unreachable, TLS handshake failed
                 self.last_error = _describe_connect_error(exc)
                 attempt += 1
-                delay = backoff_delay(attempt, settings.reconnect_delay_max)
+                delay = full_jitter(attempt, settings.reconnect_delay_max)
                 log.warning(
-                    "mqtt=%s event=connect_failed attempt=%d delay_s=%.1f error=%s",
-                    self.where,
-                    attempt,
-                    delay,
-                    self.last_error,
+                    "connect_failed", mqtt=self.where, attempt=attempt, delay_s=round(delay, 1), error=self.last_error
                 )
                 self._stopping.wait(delay)
                 continue
@@ -235,13 +206,13 @@ class MqttPublisher:
                 break
             self._connected.clear()
             attempt = 1 if self.connects and self.last_error is None else attempt + 1
-            delay = backoff_delay(attempt, settings.reconnect_delay_max)
+            delay = full_jitter(attempt, settings.reconnect_delay_max)
             log.warning(
-                "mqtt=%s event=reconnect attempt=%d delay_s=%.1f reason=%s",
-                self.where,
-                attempt,
-                delay,
-                self.last_error or "connection lost",
+                "reconnect",
+                mqtt=self.where,
+                attempt=attempt,
+                delay_s=round(delay, 1),
+                reason=self.last_error or "connection lost",
             )
             self._stopping.wait(delay)
 
@@ -264,14 +235,12 @@ class MqttPublisher:
     ) -> None:
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
-            log.error("mqtt=%s event=connect_refused reason=%s", self.where, reason)
+            log.error("connect_refused", mqtt=self.where, reason=str(reason))
             return
         self.last_error = None
         self.connects += 1
-        log.info("mqtt=%s event=connected", self.where)
-        info = client.publish(self.status_topic, b"online", qos=1, retain=True)
-        with self._lock:  # its PUBACK cannot arrive before this callback returns: same thread
-            self._own_mids.add(info.mid)
+        log.info("connected", mqtt=self.where)
+        client.publish(self.status_topic, b"online", qos=1, retain=True)
         self._connected.set()
 
     def _on_disconnect(
@@ -279,32 +248,17 @@ class MqttPublisher:
     ) -> None:
         if self._connected.is_set() and not self._stopping.is_set():
             self.last_error = f"connection lost: {reason}"
-            log.warning("mqtt=%s event=disconnected reason=%s", self.where, reason)
+            log.warning("disconnected", mqtt=self.where, reason=str(reason))
         self._connected.clear()
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Properties | None
     ) -> None:
         with self._lock:
-            if mid in self._own_mids:
-                self._own_mids.discard(mid)
-                if reason.is_failure:
-                    log.error("mqtt=%s event=status_refused reason=%s", self.where, reason)
-                return
-            seq = self._mid_to_seq.pop(mid, None)
-            if seq is None:
-                self._early[mid] = reason
-            else:
-                self._settle(seq, reason)
-
-    def _settle(self, seq: int, reason: ReasonCode) -> None:
-        if not self._acked and not self._rejected and self.on_ack is not None:
+            first = not self._acks
+            self._acks.append((mid, str(reason) if reason.is_failure else None))
+        if first and self.on_ack is not None:
             self.on_ack()  # the first ack since the main loop last looked: wake it
-        if reason.is_failure:
-            log.error("mqtt event=publish_refused seq=%d reason=%s", seq, reason)
-            self._rejected.append(seq)
-        else:
-            self._acked.append(seq)
 
 
 def _describe_connect_error(exc: BaseException) -> str:

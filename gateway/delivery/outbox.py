@@ -5,6 +5,9 @@ never handed out without being durable and never repeats, also across restarts: 
 ever given is kept in ``meta`` (even after its row is gone), and a small side file
 (``<outbox>.seq``) reserves numbers in blocks, so that even an outbox file that had to be replaced
 never makes ``seq`` go back. A row is deleted only when the broker has acknowledged it (PUBACK).
+A queue, as the dispatcher sees it: ``append``, ``next_batch``, ``accept``, ``expire``; seq allocation
+(``gateway.delivery.seq``) and the presence table (``gateway.delivery.presence_store``) live beside it,
+in the same transactions.
 WAL mode with ``synchronous=FULL``: a committed event survives a power cut. Events are committed a
 batch at a time, which keeps throughput high.
 
@@ -15,7 +18,8 @@ be delivered. Rows already handed to the broker connection (``protect_through``)
 
 A row may also hold the event's EPCIS document (``epcis_topic``, ``epcis_payload``): a second message
 published right after the event, under the same ``seq`` and acknowledged together with it (see
-``gateway.app``), so EPCIS documents are as durable and as ordered as events and use no ``seq`` of their own.
+``gateway.delivery.dispatcher``), so EPCIS documents are as durable and as ordered as events and use
+no ``seq`` of their own.
 
 A corrupt or truncated outbox file at start is moved aside, kept for inspection, and a fresh one
 is started.
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import time
@@ -38,10 +41,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.config import OutboxSettings
+from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
+from gateway.delivery.presence_store import PresenceStore
+from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
+from gateway.delivery.sqlite import transaction
 from gateway.domain.errors import OutboxError
+from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -54,25 +62,10 @@ CREATE TABLE IF NOT EXISTS events (
     epcis_topic TEXT,
     epcis_payload BLOB
 );
-CREATE TABLE IF NOT EXISTS presence (
-    location TEXT NOT NULL,
-    epc TEXT NOT NULL,
-    first_seen REAL NOT NULL,
-    last_seen REAL NOT NULL,
-    reads INTEGER NOT NULL,
-    antennas INTEGER NOT NULL,
-    rssi_max REAL,
-    reader TEXT NOT NULL,
-    static INTEGER NOT NULL,
-    PRIMARY KEY (location, epc)
-);
 """
-PresenceRow = tuple[str, str, float, float, int, int, float | None, str, int]
-"""(location, epc, first_seen, last_seen, reads, antennas bitmask, rssi_max, reader, static)"""
 # A row's size for max_bytes: the event and, when there is one, its EPCIS document.
 _SIZE = "length(payload) + coalesce(length(epcis_payload), 0)"
 _Row = tuple[int, str, str, bytes, float, str | None, bytes | None]
-SEQ_BLOCK = 10_000  # seq numbers reserved in the side file at a time
 
 
 @dataclass(slots=True, frozen=True)
@@ -94,7 +87,8 @@ class Outbox:
             settings = OutboxSettings(path=settings)
         self.settings = settings
         self.path = settings.path
-        self._seq_file = self.path.with_name(self.path.name + ".seq")
+        self._seq = SeqReservation(self.path.with_name(self.path.name + ".seq"))
+        self.presence = PresenceStore(self._require)
         self._db: sqlite3.Connection | None = None
         self._last_seq = 0
         self._reserved = 0
@@ -127,19 +121,20 @@ class Outbox:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._db = db
         last_seq = self._meta("last_seq")
-        reserved = self._read_reserved()
+        reserved = self._seq.reserved()
         if last_seq < reserved - SEQ_BLOCK and self._count == 0:
             # The outbox file is new but numbers were handed out before: never go back.
             log.critical(
-                "outbox=%s event=seq_resumed from=%d detail=the outbox file was replaced; seq continues above "
-                "every number reserved before, so consumers see a jump",
-                self.path,
-                reserved,
+                "seq_resumed",
+                outbox=str(self.path),
+                from_seq=reserved,
+                detail="the outbox file was replaced; seq continues above every number reserved before, "
+                "so consumers see a jump",
             )
             last_seq = reserved
         self._last_seq = last_seq
         self._reserved = max(reserved, last_seq)
-        log.info("outbox=%s event=opened pending=%d last_seq=%d", self.path, self._count, self._last_seq)
+        log.info("opened", outbox=str(self.path), pending=self._count, last_seq=self._last_seq)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None)
@@ -149,7 +144,7 @@ class Outbox:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + PRESENCE_SCHEMA)
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
@@ -169,11 +164,11 @@ class Outbox:
                 os.replace(source, Path(str(target) + suffix))
         self.moved_aside = target
         log.critical(
-            "outbox=%s event=corrupt_outbox_moved_aside moved_to=%s error=%s detail=events in it that were not "
-            "yet sent are not published; a fresh outbox is started",
-            self.path,
-            target,
-            exc,
+            "corrupt_outbox_moved_aside",
+            outbox=str(self.path),
+            moved_to=str(target),
+            error=str(exc),
+            detail="events in it that were not yet sent are not published; a fresh outbox is started",
         )
 
     def close(self) -> None:
@@ -238,9 +233,9 @@ class Outbox:
                     rejected.append(row[0])
             rows = kept
         try:
-            with _transaction(db):
+            with transaction(db):
                 if self._reserved < seq:
-                    self._reserve(seq + SEQ_BLOCK)
+                    self._reserved = self._seq.reserve(seq + SEQ_BLOCK)
                 if rows:
                     gap = self._meta("pending_gap")
                     if gap:
@@ -254,7 +249,7 @@ class Outbox:
                 if rejected:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
-                self._record_presence(events)
+                self.presence.record(events)
                 self._count += len(rows)
                 self._bytes += sum(_row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []
@@ -270,68 +265,12 @@ class Outbox:
         if dropped:
             self._report("drop_oldest", dropped)
 
-    def _record_presence(self, events: Sequence[LocationEvent]) -> None:
-        """Which tags are present, changed in the same transaction as the events that say so: after a
-        restart the gateway knows them, and neither announces them again nor forgets their departure."""
-        db = self._require()
-        for event in events:
-            if event.type == "arrived" or event.type == "static":
-                antennas = 0
-                for antenna in event.antennas:
-                    antennas |= 1 << min(antenna, 1023)
-                db.execute(
-                    "INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        event.location,
-                        event.epc,
-                        event.first_seen,
-                        event.last_seen,
-                        event.reads,
-                        antennas,
-                        event.rssi_max,
-                        event.reader,
-                        int(event.type == "static"),
-                    ),
-                )
-            elif event.type == "departed":
-                db.execute("DELETE FROM presence WHERE location = ? AND epc = ?", (event.location, event.epc))
-
-    def refresh_presence(self, rows: Iterable[PresenceRow]) -> None:
-        """Bring last_seen and the counts of present tags up to date (called now and then)."""
-        db = self._require()
-        try:
-            with _transaction(db):
-                db.executemany(
-                    "UPDATE presence SET last_seen = ?, reads = ?, antennas = ?, rssi_max = ?, reader = ? "
-                    "WHERE location = ? AND epc = ?",
-                    [(r[3], r[4], r[5], r[6], r[7], r[0], r[1]) for r in rows],
-                )
-        except sqlite3.Error as exc:
-            log.error("outbox=%s event=presence_refresh_failed error=%s", self.path, exc)
-
-    def forget_presence(self, keep: set[str]) -> None:
-        """After a reload: forget the tags of locations whose presence was not carried over."""
-        db = self._require()
-        try:
-            with _transaction(db):
-                for (location,) in db.execute("SELECT DISTINCT location FROM presence").fetchall():
-                    if location not in keep:
-                        db.execute("DELETE FROM presence WHERE location = ?", (location,))
-        except sqlite3.Error as exc:
-            log.error("outbox=%s event=presence_forget_failed error=%s", self.path, exc)
-
-    def load_presence(self) -> list[PresenceRow]:
-        return [
-            (str(r[0]), str(r[1]), float(r[2]), float(r[3]), int(r[4]), int(r[5]), r[6], str(r[7]), int(r[8]))
-            for r in self._require().execute("SELECT * FROM presence ORDER BY last_seen")
-        ]
-
     def expire(self, now: float, protect_through: int = 0) -> None:
         """Drop events older than ``max_age`` (not those in flight)."""
         db = self._require()
         before = now - self.settings.max_age
         try:
-            with _transaction(db):
+            with transaction(db):
                 seqs = [
                     int(s)
                     for (s,) in db.execute(
@@ -342,7 +281,7 @@ class Outbox:
                     self._drop(seqs)
         except sqlite3.Error as exc:
             self._recount()
-            log.error("outbox=%s event=expire_failed error=%s", self.path, exc)
+            log.error("expire_failed", outbox=str(self.path), error=str(exc))
             return
         if seqs:
             self._report("max_age", seqs)
@@ -395,18 +334,18 @@ class Outbox:
     def _report(self, reason: str, seqs: list[int]) -> None:
         self.dropped[reason] += len(seqs)
         log.error(
-            "outbox=%s event=events_dropped reason=%s count=%d seq_ranges=%s max_events=%d max_bytes=%d",
-            self.path,
-            reason,
-            len(seqs),
-            _ranges(seqs),
-            self.settings.max_events,
-            self.settings.max_bytes,
+            "events_dropped",
+            reason=reason,
+            count=len(seqs),
+            seq_ranges=_ranges(seqs),
+            outbox=str(self.path),
+            max_events=self.settings.max_events,
+            max_bytes=self.settings.max_bytes,
         )
 
     # ---- reading and acknowledging ---------------------------------------------------------------
 
-    def pending(self, after_seq: int, limit: int) -> list[OutboxItem]:
+    def next_batch(self, after_seq: int, limit: int) -> list[OutboxItem]:
         """Up to ``limit`` stored events with ``seq`` greater than ``after_seq``, oldest first."""
         db = self._require()
         rows = db.execute(
@@ -422,14 +361,14 @@ class Outbox:
         row = self._require().execute("SELECT created FROM events ORDER BY seq LIMIT 1").fetchone()
         return float(row[0]) if row else None
 
-    def acknowledge(self, seqs: Iterable[int]) -> None:
-        """The broker has these events: forget them."""
+    def accept(self, seqs: Iterable[int]) -> None:
+        """The broker has these rows (every part of each): forget them."""
         params = [(seq,) for seq in seqs]
         if not params:
             return
         db = self._require()
         try:
-            with _transaction(db):
+            with transaction(db):
                 lo, hi = min(params)[0], max(params)[0]
                 before = db.execute(
                     f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
@@ -440,7 +379,7 @@ class Outbox:
                 ).fetchone()
         except sqlite3.Error as exc:
             # Not fatal: the events stay and are sent again after a restart (duplicates, never losses).
-            log.error("outbox=%s event=ack_failed count=%d error=%s", self.path, len(params), exc)
+            log.error("ack_failed", outbox=str(self.path), count=len(params), error=str(exc))
             return
         self._count -= int(before[0]) - int(after[0])
         self._bytes -= int(before[1]) - int(after[1])
@@ -465,28 +404,6 @@ class Outbox:
             row = self._require().execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events").fetchone()
             self._count, self._bytes = int(row[0]), int(row[1])
 
-    def _read_reserved(self) -> int:
-        try:
-            return int(self._seq_file.read_text(encoding="ascii").strip() or 0)
-        except FileNotFoundError:
-            return 0
-        except (OSError, ValueError) as exc:
-            log.error("outbox=%s event=seq_file_unreadable file=%s error=%s", self.path, self._seq_file, exc)
-            return 0
-
-    def _reserve(self, upto: int) -> None:
-        """Durably reserve seq numbers up to ``upto`` in the side file (write, fsync, rename)."""
-        tmp = self._seq_file.with_name(self._seq_file.name + ".tmp")
-        try:
-            with open(tmp, "w", encoding="ascii") as handle:
-                handle.write(f"{upto}\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._seq_file)
-        except OSError as exc:
-            raise sqlite3.OperationalError(f"cannot reserve seq numbers in {self._seq_file}: {exc}") from exc
-        self._reserved = upto
-
 
 def _row_size(row: _Row) -> int:
     return len(row[3]) + len(row[6] or b"")
@@ -509,20 +426,3 @@ def _ranges(seqs: list[int]) -> str:
         prev = seq
     out.append(f"{start}-{prev}" if start != prev else str(start))
     return ",".join(out)
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (the connection is in autocommit mode)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(slots=True)
@@ -107,6 +107,21 @@ class LocationEvent:
         if self.extra:
             payload.update(self.extra)
         return payload
+
+
+class PresenceRow(NamedTuple):
+    """A tag present at a location, as the presence tracker hands it to the outbox to keep across
+    restarts, and back."""
+
+    location: str
+    epc: str
+    first_seen: float
+    last_seen: float
+    reads: int
+    antennas: int  # bitmask, see antenna_mask
+    rssi_max: float | None
+    reader: str
+    static: bool
 
 
 _ids = random.Random(int.from_bytes(os.urandom(32), "big"))

@@ -7,12 +7,13 @@ Outside systemd (no $NOTIFY_SOCKET) every call does nothing.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
 
-log = logging.getLogger(__name__)
+from gateway.domain.log import get_logger
+
+log = get_logger(__name__)
 
 
 class SystemdNotifier:
@@ -40,7 +41,7 @@ class SystemdNotifier:
                 sock.connect(self._address)
                 sock.sendall(message.encode())
         except OSError as exc:
-            log.warning("systemd event=notify_failed message=%s error=%s", message.split("\n")[0], exc)
+            log.warning("notify_failed", systemd=message.split("\n")[0], error=str(exc))
 
     def ready(self, status: str) -> None:
         self.notify(f"READY=1\nSTATUS={status}")

@@ -1,0 +1,39 @@
+"""Every MQTT topic the gateway publishes on, from the config's templates: the one place where a
+template meets its values. Built anew from each config, so a reload that changes ``topic_prefix`` or a
+template changes every topic at once."""
+
+from __future__ import annotations
+
+from gateway.config import MqttSettings
+
+
+class Topics:
+    def __init__(self, settings: MqttSettings, gateway_id: str) -> None:
+        fixed = {"prefix": settings.topic_prefix, "gateway": gateway_id}
+        templates = settings.topics
+        self.status = templates.status.format(**fixed)
+        # the fixed parts filled in now, the per-message ones ({location}, {type}, {reader}) left for later
+        self._event = _partial(templates.events, fixed)
+        self._epcis = _partial(templates.epcis, fixed)
+        self._reader = _partial(templates.reader_status, fixed)
+
+    def event(self, location: str, kind: str) -> str:
+        return self._event.format(location=location, type=kind)
+
+    def epcis(self, location: str, kind: str) -> str:
+        return self._epcis.format(location=location, type=kind)
+
+    def reader_status(self, reader: str) -> str:
+        return self._reader.format(reader=reader)
+
+
+class _Later(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _partial(template: str, values: dict[str, str]) -> str:
+    """``{prefix}/{gateway}/events/{location}`` -> ``dockgate/gw-1/events/{location}``: the fixed values
+    in (their braces escaped, so the later ``format`` leaves them alone), the others kept for later."""
+    escaped = {k: v.replace("{", "{{").replace("}", "}}") for k, v in values.items()}
+    return template.format_map(_Later(escaped))
