@@ -18,6 +18,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.ops.net import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 EVENT_SCHEMA = json.loads((REPO / "docs" / "event.schema.json").read_text(encoding="utf-8"))
 _EVENT_VALIDATOR = Draft202012Validator(EVENT_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -31,13 +33,6 @@ def check_event(event: Any, where: str = "event") -> None:
     ]
     if problems:
         raise AssertionError(f"{where} breaks docs/event.schema.json: {'; '.join(problems)}\n{event}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
