@@ -133,3 +133,38 @@ def test_demo_live_view_on_a_terminal_stops_on_ctrl_c() -> None:
     assert code == 0, text[-3000:]
     assert "stopping..." in text
     assert "Traceback" not in text
+
+
+def test_screen_shows_the_watch_and_the_gateway_snapshot() -> None:
+    """The live view is drawn from what the watch was shown and the gateway's snapshot alone."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from gateway.cli.demo.screen import Header, render
+    from gateway.cli.demo.setup import demo_config, scenario_path
+    from gateway.cli.demo.watch import DoorWatch
+    from gateway.domain.model import TagRead
+    from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures
+    from simulators.llrp.scenario import load_scenario
+
+    config = demo_config(load_scenario(scenario_path(None)), 1883, 5084, Path("/nonexistent/outbox.db"), False)
+    watch = DoorWatch(config)
+    epc = "3034257BF7194E4000001A85"
+    watch.tap_batch([TagRead("portal-3", 1, epc, -55.0, 0.0), TagRead("portal-3", 3, epc, -50.0, 0.0)])
+    watch.message("dockgate/gw-demo/status", b"online")
+    watch.message("dockgate/gw-demo/events/dock-3", b'{"type": "arrived", "seq": 7, "epc": "%s"}' % epc.encode())
+    snapshot = GatewaySnapshot(
+        gateway="gw-demo",
+        readers={"portal-3": {"state": "connected"}},
+        outbox=OutboxFigures(pending=3, last_seq=7, added=7, acknowledged=4, dropped={"max_events": 1}),
+        broker=BrokerFigures(connected=True, in_flight=2),
+    )
+    console = Console(record=True, width=160, color_system=None)
+    header = Header("in-and-out", "127.0.0.1:1883", "mosquitto_sub ...", 0.0)
+    console.print(render(watch.view(), snapshot, header, False))
+    text = console.export_text()
+    assert "3 pending, last seq 7" in text and "7 stored, 4 acknowledged, 1 dropped" in text, text
+    assert re.search(r"in flight\s+2\b", text) and "connected" in text and "online" in text, text
+    assert "tags present (1)" in text and epc in text and "arrived" in text, text
+    assert re.search(r"portal-3\s+1\s+dock-3\s+outside\s+\d+\s+1\b", text), text

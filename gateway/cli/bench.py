@@ -1,0 +1,37 @@
+"""``dockgate bench accuracy`` and ``dockgate bench throughput``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gateway.cli.exitcodes import EXIT_OK
+
+
+def add_bench_commands(bench: argparse.ArgumentParser) -> None:
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    accuracy = bench_sub.add_parser("accuracy", help="score the pipeline against scenario ground truth")
+    accuracy.add_argument("--scenarios", help="folder of scenario YAML files (default: the built-in library)")
+    accuracy.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    accuracy.set_defaults(handler=_cmd_bench_accuracy)
+    throughput = bench_sub.add_parser(
+        "throughput", help="full gateway vs sllurp decode-only vs a naive gateway on one recorded LLRP stream"
+    )
+    throughput.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    throughput.add_argument("--seconds", type=float, default=10.0, help="measuring window per gateway run (default 10)")
+    throughput.add_argument("--quick", action="store_true", help="a few seconds per part: a smoke run, not figures")
+    throughput.set_defaults(handler=_cmd_bench_throughput)
+
+
+def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
+    from gateway.bench.accuracy import run
+
+    print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json))
+    return EXIT_OK
+
+
+def _cmd_bench_throughput(ns: argparse.Namespace) -> int:
+    from gateway.bench.throughput.report import main as throughput
+
+    argv = ["--seconds", str(ns.seconds)] + (["--json"] if ns.json else []) + (["--quick"] if ns.quick else [])
+    return throughput(argv)
