@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from drivers import llrp_wire as wire
+from drivers.llrp import wire
 from gateway.domain.model import TagRead
 from simulators.llrp import frames as f
 

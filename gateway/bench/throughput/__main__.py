@@ -1,0 +1,5 @@
+import sys
+
+from gateway.bench.throughput.report import main
+
+sys.exit(main())
