@@ -15,7 +15,7 @@ import pytest
 from drivers.llrp.wire import TagReadDecoder, decode_tag_reports, reads_via_sllurp
 from gateway.bench.throughput.stream import rotating_scenario
 from simulators.llrp import frames as f
-from simulators.llrp.replay import Recording, ReplayCursor, record
+from simulators.llrp.recording import Recording, ReplayCursor, record
 from simulators.llrp.scenario import Scenario
 
 KEYS = (

@@ -11,7 +11,7 @@ from types import FrameType
 
 from simulators.llrp.capabilities import VENDORS
 from simulators.llrp.faults import parse_fault, parse_gpi
-from simulators.llrp.replay import Recording, record
+from simulators.llrp.recording import Recording, record
 from simulators.llrp.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
 from simulators.llrp.server import QUIRKS, LLRPSimulator
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from simulators.llrp import frames as f
 from simulators.llrp.capabilities import VENDORS, ReaderConfig, capabilities_response, reader_config_response
 from simulators.llrp.faults import Fault, GpiPulse
-from simulators.llrp.replay import Recording, ReplayCursor
+from simulators.llrp.recording import Recording, ReplayCursor
 from simulators.llrp.rospec import (
     START_IMMEDIATE,
     STATE_ACTIVE,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from simulators.llrp.replay import Recording
+from simulators.llrp.recording import Recording
 
 _FRAMES_PER_ROUND = 200
 

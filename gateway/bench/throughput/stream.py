@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.llrp.replay import Recording, record
+from simulators.llrp.recording import Recording, record
 from simulators.llrp.scenario import Scenario, scenario_from_dict
 
 GATEWAY = "gw-bench"  # the gateway id every part's config uses

@@ -1,4 +1,6 @@
-"""Recorded LLRP tag report streams: record one from a scenario, replay it to a client.
+"""Recordings: LLRP tag report streams recorded from a scenario, replayed to a client.
+
+(Not to be confused with ``gateway``'s scenario runs on simulated time: this is bytes on the wire.)
 
 A recording is a plain LLRP byte stream: RO_ACCESS_REPORT messages back to back, exactly as a reader
 sends them (``dockgate simulate llrp --record FILE`` writes one, ``--replay FILE`` plays it). Recorded
