@@ -150,13 +150,14 @@ def test_screen_shows_the_watch_and_the_gateway_snapshot() -> None:
 
     config = demo_config(load_scenario(scenario_path(None)), 1883, 5084, Path("/nonexistent/outbox.db"), False)
     watch = DoorWatch(config)
+    (reader, antenna), (location, side) = min(watch.sides.items())
     epc = "3034257BF7194E4000001A85"
-    watch.tap_batch([TagRead("portal-3", 1, epc, -55.0, 0.0), TagRead("portal-3", 3, epc, -50.0, 0.0)])
+    watch.tap_batch([TagRead(reader, antenna, epc, -55.0, 0.0), TagRead(reader, antenna, epc, -50.0, 0.0)])
     watch.message("dockgate/gw-demo/status", b"online")
     watch.message("dockgate/gw-demo/events/dock-3", b'{"type": "arrived", "seq": 7, "epc": "%s"}' % epc.encode())
     snapshot = GatewaySnapshot(
         gateway="gw-demo",
-        readers={"portal-3": {"state": "connected"}},
+        readers={reader: {"state": "connected"}},
         outbox=OutboxFigures(pending=3, last_seq=7, added=7, acknowledged=4, dropped={"max_events": 1}),
         broker=BrokerFigures(connected=True, in_flight=2),
     )
@@ -167,4 +168,4 @@ def test_screen_shows_the_watch_and_the_gateway_snapshot() -> None:
     assert "3 pending, last seq 7" in text and "7 stored, 4 acknowledged, 1 dropped" in text, text
     assert re.search(r"in flight\s+2\b", text) and "connected" in text and "online" in text, text
     assert "tags present (1)" in text and epc in text and "arrived" in text, text
-    assert re.search(r"portal-3\s+1\s+dock-3\s+outside\s+\d+\s+1\b", text), text
+    assert re.search(rf"{reader}\s+{antenna}\s+{location}\s+{side or '-'}\s+1\s+2\b", text), text  # 2 reads in 2 s
