@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, ReaderException, TagRead
+from gateway.domain.settings import ReaderSettingsBase
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ReadSink = Callable[[list[TagRead]], None]
 """Where a driver hands its reads: thread-safe, never blocks for long, may be called from any thread."""
@@ -38,8 +39,8 @@ class ReaderDriver(ABC):
     reports ``disconnected`` and tries again.
     """
 
-    def __init__(self, settings: Any, on_reads: ReadSink, on_status: StatusSink) -> None:
-        self.settings = settings
+    def __init__(self, settings: ReaderSettingsBase, on_reads: ReadSink, on_status: StatusSink) -> None:
+        self.settings: ReaderSettingsBase = settings
         self.name: str = settings.name
         self._on_reads = on_reads
         self._on_status = on_status
@@ -67,7 +68,7 @@ class SupervisedDriver(ReaderDriver):
     thread_prefix = "reader"
     stop_timeout_s = 10.0
 
-    def __init__(self, settings: Any, on_reads: ReadSink, on_status: StatusSink) -> None:
+    def __init__(self, settings: ReaderSettingsBase, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,7 +87,7 @@ class SupervisedDriver(ReaderDriver):
         self._stop.set()
         thread.join(timeout=self.stop_timeout_s)
         if thread.is_alive():
-            log.error("reader=%s event=stop_timeout detail=%s thread did not end", self.name, self.thread_prefix)
+            log.error("stop_timeout", reader=self.name, detail=f"{self.thread_prefix} thread did not end")
 
     @abstractmethod
     def _supervise(self) -> None:

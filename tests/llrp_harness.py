@@ -6,8 +6,8 @@ import threading
 import time
 from typing import Any
 
-from drivers.llrp import LLRPDriver
-from gateway.config import LLRPReaderSettings
+from drivers.llrp.driver import LLRPDriver
+from drivers.llrp.settings import LLRPReaderSettings
 from gateway.domain.model import ReaderException, TagRead
 from simulators.llrp.scenario import Scenario, scenario_from_dict
 

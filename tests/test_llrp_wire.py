@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers import llrp_wire as wire
+from drivers.llrp import wire
 from simulators.llrp import frames as f
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from drivers import create_driver
 from drivers.scanners.serial_port import SerialScannerDriver
-from gateway.config import SerialScannerSettings
+from drivers.scanners.settings import SerialScannerSettings
 from gateway.domain.model import ScanRead, TagRead
 from simulators.scanner.pty import PtyScanner
 from tests.conftest import wait_until

@@ -9,8 +9,8 @@ import pytest
 
 from drivers import create_driver
 from drivers.scanners.hid_keyboard import HidKeyboardDecoder
+from drivers.scanners.settings import UsbHidScannerSettings
 from drivers.scanners.usb_hid import UsbHidScannerDriver
-from gateway.config import UsbHidScannerSettings
 from simulators.scanner.keymap import reports_for
 from simulators.scanner.usb_backend import SimulatedBackend, SimulatedHidScanner
 from tests.conftest import wait_until

@@ -10,7 +10,6 @@ the state stays ``disconnected`` until it is back.
 
 from __future__ import annotations
 
-import logging
 import time
 from abc import abstractmethod
 from typing import Any
@@ -19,9 +18,11 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_ran
 
 from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from drivers.scanners.framing import ScanFramer
+from drivers.scanners.settings import ScannerSettings
+from gateway.domain.log import get_logger
 from gateway.domain.model import ScanRead
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class DeviceGone(Exception):
@@ -36,9 +37,10 @@ class ScannerDriver(SupervisedDriver):
     """Subclasses open the device, read bytes from it (``_read`` returns b"" on a quiet timeout and
     raises ``DeviceGone`` when the device vanishes) and close it."""
 
+    settings: ScannerSettings
     thread_prefix = "scanner"
 
-    def __init__(self, settings: Any, on_reads: ReadSink, on_status: StatusSink) -> None:
+    def __init__(self, settings: ScannerSettings, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
         self.framer = self._framer()
         self.scans = 0
@@ -80,14 +82,14 @@ class ScannerDriver(SupervisedDriver):
                 except DeviceGone as exc:
                     detail = str(exc)
                 except Exception as exc:  # a driver bug must not end the thread: log it and reopen
-                    log.exception("reader=%s event=read_error", self.name)
+                    log.exception("read_error", reader=self.name)
                     detail = f"read error: {exc}"
                 finally:
                     self._device = None
                     self._close(device)
                 if not self._stop.is_set():
                     self.reconnects += 1
-                    log.warning("reader=%s event=disconnected reason=%s", self.name, detail)
+                    log.warning("disconnected", reader=self.name, reason=detail)
                     self._report("disconnected", detail)
         except _Stopped:
             pass
@@ -102,9 +104,7 @@ class ScannerDriver(SupervisedDriver):
             exc = state.outcome.exception() if state.outcome is not None else None
             delay = state.next_action.sleep if state.next_action is not None else 0.0
             self._report("disconnected", str(exc))
-            log.info(
-                "reader=%s event=reopen attempt=%d delay_s=%.2f reason=%s", self.name, state.attempt_number, delay, exc
-            )
+            log.info("reopen", reader=self.name, attempt=state.attempt_number, delay_s=round(delay, 2), reason=str(exc))
 
         retrying = Retrying(
             retry=retry_if_exception_type(DeviceGone),

@@ -14,7 +14,7 @@ import serial
 
 from drivers.scanners.base import DeviceGone, ScannerDriver
 from drivers.scanners.framing import ScanFramer, terminator_bytes
-from gateway.config import SerialScannerSettings
+from drivers.scanners.settings import SerialScannerSettings
 
 _READ_TIMEOUT_S = 0.2
 

@@ -22,7 +22,7 @@ import usb.util
 
 from drivers.scanners.base import DeviceGone, ScannerDriver
 from drivers.scanners.hid_keyboard import HidKeyboardDecoder
-from gateway.config import UsbHidScannerSettings
+from drivers.scanners.settings import UsbHidScannerSettings
 
 _READ_TIMEOUT_MS = 200
 
