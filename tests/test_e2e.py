@@ -20,7 +20,7 @@ import pytest
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import REPO, Broker, Subscriber, free_port, start_mosquitto, wait_until
 
-QUICK = REPO / "simulators" / "llrp" / "scenarios" / "quick.yaml"
+QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 

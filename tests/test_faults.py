@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO, Broker, Subscriber, wait_until
 from tests.test_e2e import spawn, start_simulator, stop
 
-QUICK = REPO / "simulators" / "llrp" / "scenarios" / "quick.yaml"
+QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO, Broker, Subscriber, free_port, wait_until
 from tests.test_e2e import spawn, start_simulator, stop
 
-QUICK = REPO / "simulators" / "llrp" / "scenarios" / "quick.yaml"
+QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
 OUTAGE_S = 60.0
 BACKOFF_MAX_S = 5.0
 BOUND_S = BACKOFF_MAX_S + 15.0  # one backoff step plus the scenario's first arrival, with a generous margin

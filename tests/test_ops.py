@@ -20,8 +20,8 @@ from pathlib import Path
 from tests.conftest import REPO, Broker, Subscriber, free_port, wait_until
 from tests.test_e2e import spawn, start_simulator, stop
 
-QUICK = REPO / "simulators" / "llrp" / "scenarios" / "quick.yaml"
-DEFAULT = REPO / "simulators" / "llrp" / "scenarios" / "default.yaml"
+QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
+DEFAULT = REPO / "simulators" / "llrp" / "examples" / "default.yaml"
 
 
 def write_config(

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.conftest import REPO, Subscriber, free_port, start_mosquitto, wait_until
 from tests.test_e2e import spawn, start_simulator, stop
 
-DEFAULT = REPO / "simulators" / "llrp" / "scenarios" / "default.yaml"
+DEFAULT = REPO / "simulators" / "llrp" / "examples" / "default.yaml"
 
 
 def test_small_outbox_drops_are_counted_logged_and_announced(tmp_path: Path) -> None:

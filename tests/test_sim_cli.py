@@ -27,7 +27,7 @@ def test_cli_listens_and_exits_cleanly_on_sigterm() -> None:
             "--speed",
             "4",
             "--scenario",
-            str(REPO / "simulators/llrp/scenarios/quick.yaml"),
+            str(REPO / "simulators/llrp/examples/quick.yaml"),
         ],
         cwd=REPO,
         stderr=subprocess.PIPE,

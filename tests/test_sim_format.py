@@ -249,7 +249,7 @@ def test_static_only_reads_are_window_independent() -> None:
         (lambda d: visit(d).update(gaps={"start": 3}), r"visits\[0\]\.gaps: expected a list"),
         (lambda d: visit(d).update(stray="yes"), r"visits\[0\]\.stray: expected true or false"),
         (lambda d: visit(d).update(stray=True), r"visits\[0\]\.direction: a stray visit .* no direction"),
-        (lambda d: visit(d).update(read_rate=0), r"visits\[0\]\.read_rate: must be in"),
+        (lambda d: visit(d).update(read_rate=0), r"visits\[0\]\.read_rate: must be > 0"),
         (
             lambda d: d.update(static_tags=[{"epc": EPC_A, "antennas": {1: -60}, "location": "d"}]),
             r"static_tags\[0\]: EPC 3034257BF7194E4000001A85 is also on p1",

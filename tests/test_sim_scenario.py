@@ -19,7 +19,7 @@ from simulators.llrp.scenario import (
 
 pytestmark = pytest.mark.timeout(30)
 
-QUICK = Path(__file__).resolve().parent.parent / "simulators" / "llrp" / "scenarios" / "quick.yaml"
+QUICK = Path(__file__).resolve().parent.parent / "simulators" / "llrp" / "examples" / "quick.yaml"
 
 
 def minimal() -> dict:  # type: ignore[type-arg]
@@ -98,8 +98,8 @@ def mutate(path: list[object], value: object) -> dict:  # type: ignore[type-arg]
         (["pallets", 0, "tags", 0], {"gtin": "1"}, r"pallets\[0\]\.tags\[0\]: unknown field 'gtin'"),
         (["pallets", 0, "location"], 3, r"pallets\[0\]\.location: expected a string"),
         (["pallets", 0, "colour"], "red", r"pallets\[0\]: unknown field 'colour'"),
-        (["read_rate"], 0, r"read_rate: must be in"),
-        (["drop_rate"], 1.0, r"drop_rate: must be in"),
+        (["read_rate"], 0, r"^read_rate: must be > 0, got 0$"),
+        (["drop_rate"], 1.0, r"^drop_rate: must be < 1, got 1.0$"),
         (["pallets"], [], r"pallets: expected a non-empty list"),
     ],
 )

@@ -30,7 +30,7 @@ ALL_CONTENT = {
 
 
 def quick() -> Scenario:
-    return load_scenario("simulators/llrp/scenarios/quick.yaml")
+    return load_scenario("simulators/llrp/examples/quick.yaml")
 
 
 def always_visible(rate: float = 20.0) -> Scenario:
