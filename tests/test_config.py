@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Config, LLRPReaderSettings, load_config, parse_config
+from drivers.llrp.settings import LLRPReaderSettings
+from gateway.config import Config, load_config, parse_config
 from gateway.domain.errors import ConfigError
 
 VALID = """\
@@ -304,15 +305,44 @@ def test_check_config_cli_valid(tmp_path: Path) -> None:
 
 
 def test_check_config_cli_invalid_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    """The README's example: a type error and a cross-reference error, both in one run."""
     path = tmp_path / "bad.yaml"
-    path.write_text(VALID.replace("port: 5084", "port: abc").replace("reader: portal-3", "reader: nope"))
+    path.write_text(VALID.replace("port: 5084", "port: abc").replace("reader: portal-3", "reader: portal-9"))
     result = _dockgate("check-config", str(path))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"{path}: invalid configuration (1 problem(s)):",
+        f"{path}: invalid configuration (2 problem(s)):",
         "readers[0].port: expected a TCP port 1-65535, got 'abc'",
+        "locations[0].read_points[0].reader: no reader named 'portal-9' (readers: portal-3)",
     ]
+
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "config"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))
+def test_golden_config_errors(case: str) -> None:
+    """``tests/data/config/<case>/config.yaml`` gives exactly the problems in ``expected.txt``: the type
+    errors and, in the same run, the cross-references that can be told for sure."""
+    folder = GOLDEN / case
+    with pytest.raises(ConfigError) as info:
+        load_config(folder / "config.yaml")
+    assert info.value.problems == (folder / "expected.txt").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize(
+    "readers_and_locations",
+    [
+        "readers: {a: 1}\nlocations: [{read_points: [{reader: a, antennas: [true]}]}]",
+        "readers: [{name: 5, type: [llrp]}]\nlocations: {x: 1}",
+        "readers: [{name: a, type: llrp, antennas: [1, x]}]\nlocations: [{name: l, read_points: [{reader: a}]}]",
+        "readers: [{name: a, type: serial, gpi: {location: x}}]\nlocations: [{neighbours: [1, null]}]",
+        "readers: []\nlocations: []",
+    ],
+)
+def test_malformed_data_is_reported_never_a_crash(readers_and_locations: str) -> None:
+    assert problems("gateway: {id: gw}\n" + readers_and_locations)
 
 
 def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 
+from drivers.scanners.settings import ScannerSettings
 from gateway.config import Config
 from gateway.core.barcode import Barcode, CompanyPrefixes, parse_barcode
 from gateway.core.identity import IdentityCache
@@ -46,7 +47,7 @@ class ScanProcessor:
         self._window = config.pipeline.match_window
         gs1 = config.gs1
         self.prefixes = CompanyPrefixes(gs1.company_prefix_lengths, gs1.default_company_prefix_length)
-        scanners = {r.name: r for r in config.readers if r.type != "llrp"}
+        scanners = {r.name: r for r in config.readers if isinstance(r, ScannerSettings)}  # any scanner type
         self._dedupe = {name: r.dedupe_window for name, r in scanners.items()}
         self._location: dict[str, str] = {}
         self._fused: set[str] = set()  # locations with both RFID and a scanner
