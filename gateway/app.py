@@ -64,7 +64,8 @@ class Gateway:
         self.epcis = EpcisRenderer(config, self.topics, clock) if config.mqtt.epcis else None
         self.metrics = GatewayMetrics()
         self.storage = Storage(Outbox(config.outbox), config.gateway.id)
-        self.dispatcher = self._dispatcher(config, self._publisher(config, self.topics))
+        self.publisher = self._publisher(config, self.topics)
+        self.dispatcher = self._dispatcher(config, self.publisher)
         self.readers = ReaderBoard((r.name for r in config.readers), clock)
         self.doors = DoorSignals()
         self.drivers: list[ReaderDriver] = [self._make_driver(settings) for settings in config.readers]
@@ -95,10 +96,6 @@ class Gateway:
         driver = create_driver(settings, self.ingress.hand_over, self.readers.report)
         driver.on_exception = self.doors.raise_exception
         return driver
-
-    @property
-    def publisher(self) -> MqttPublisher:
-        return self.dispatcher.publisher
 
     @property
     def outbox(self) -> Outbox:
@@ -331,8 +328,8 @@ class Gateway:
         self.topics = topics
         self.epcis = EpcisRenderer(new, topics, self.clock) if new.mqtt.epcis else None
         if publisher is not None:
-            old = self.dispatcher
-            old.publisher.stop(timeout=2.0)
+            self.publisher.stop(timeout=2.0)
+            self.publisher, old = publisher, self.dispatcher
             self.dispatcher = self._dispatcher(new, publisher)  # what the old one had in flight is sent again
             self.dispatcher.adopt(old)
             self.readers.republish()

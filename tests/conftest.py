@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -172,3 +173,33 @@ def no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not leaked, f"test leaked threads: {[t.name for t in leaked]}"
+
+
+def _children() -> dict[int, str]:
+    """This process's live child processes (pid -> command name), from /proc; zombies are not counted."""
+    me = str(os.getpid())
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name_end = text.rfind(")")
+        fields = text[name_end + 2 :].split()
+        if len(fields) > 1 and fields[1] == me and fields[0] != "Z":
+            found[int(stat.parent.name)] = text[text.find("(") + 1 : name_end]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """Fail a test that leaves child processes running (a gateway, a simulator, a broker it started)."""
+    before = set(_children())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = {pid: name for pid, name in _children().items() if pid not in before}
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"test leaked child processes: {sorted(leaked.items())}"

@@ -365,19 +365,6 @@ def test_an_outbox_from_before_epcis_is_upgraded_in_place(tmp_path: Path) -> Non
     outbox.close()
 
 
-def test_a_row_is_acknowledged_only_when_the_event_and_its_document_are(tmp_path: Path) -> None:
-    from gateway.app import Gateway
-
-    config = parse_config(CONFIG + f"outbox: {{path: {tmp_path / 'outbox.db'}}}\n")
-    gateway = Gateway(config)
-    gateway._awaiting = {5: {5, -5}, 6: {6, -6}}
-    assert gateway._rows_done([5]) == []
-    assert gateway._rows_done([-6, 7]) == [7]  # 7 has no EPCIS document
-    assert gateway._rows_done([-5, 6]) == [5, 6]
-    assert gateway._rows_done([-5]) == []  # a late PUBACK of a document whose row is done
-    assert gateway._awaiting == {}
-
-
 # ---- end to end: mosquitto, the LLRP simulator over TCP, `dockgate run` ---------------------------------------
 
 

@@ -338,7 +338,10 @@ def test_publishing_outside_the_acl_is_refused_and_the_events_stay_in_the_outbox
         gateway.wait_until(lambda: outbox_count(directory) == EVENTS, 30, "every event stored in the outbox")
         gateway.wait_until(
             lambda: (
-                {int(m.group(1)) for m in gateway.matching(r"event=publish_refused seq=(\d+) reason=Not authorized")}
+                {
+                    int(m.group(1))
+                    for m in gateway.matching(r"event=publish_refused seq=(\d+) part=event reason=Not authorized")
+                }
                 == set(range(1, EVENTS + 1))
             ),
             20,
@@ -387,14 +390,14 @@ def test_with_max_queued_messages_0_mosquitto_2_0_drops_the_connection_and_nothi
     try:
         gateway.wait_until(lambda: outbox_count(directory) == EVENTS, 30, "every event stored in the outbox")
         gateway.wait_until(
-            lambda: len(gateway.matching(r"mqtt=\S+ event=reconnect attempt=\d+")) >= 3, 20, "three reconnects"
+            lambda: len(gateway.matching(r"event=reconnect mqtt=\S+ attempt=\d+")) >= 3, 20, "three reconnects"
         )
         assert gateway.alive()
     finally:
         code, log = gateway.stop()
         broker.broker.stop()
     assert code == 0, log
-    assert "event=disconnected reason=Unspecified error" in log
+    assert re.search(r"event=disconnected mqtt=\S+ reason=Unspecified error", log), log
     assert outbox_count(directory) == EVENTS
     assert "Bad socket read/write on client dockgate-gw-other" in broker.log
     assert_password_not_logged(log)
@@ -414,14 +417,14 @@ def test_wrong_password_is_refused_clearly_retried_with_backoff_and_never_logged
     gateway = GatewayProcess(config)
     try:
         gateway.wait_until(
-            lambda: len(gateway.matching(r"mqtt=\S+ event=reconnect attempt=")) >= 3, 20, "three connection attempts"
+            lambda: len(gateway.matching(r"event=reconnect mqtt=\S+ attempt=")) >= 3, 20, "three connection attempts"
         )
         assert gateway.alive()
-        refusals = gateway.matching(r"event=connect_refused reason=(.+)$")
+        refusals = gateway.matching(r"event=connect_refused mqtt=\S+ reason=(.+)$")
         assert refusals, gateway.log
         # mosquitto 2.0 answers an MQTT 5 client's bad password with CONNACK 0x86 or 0x87
         assert {m.group(1) for m in refusals} <= {"Bad user name or password", "Not authorized"}, gateway.log
-        retries = gateway.matching(r"mqtt=\S+ event=reconnect attempt=(\d+) delay_s=([\d.]+) reason=(.+)$")
+        retries = gateway.matching(r"event=reconnect mqtt=\S+ attempt=(\d+) delay_s=([\d.]+) reason=(.+)$")
         attempts = [int(m.group(1)) for m in retries]
         assert attempts == list(range(1, len(attempts) + 1)), gateway.log  # counted up while refused
         delays = [float(m.group(2)) for m in retries]
@@ -457,7 +460,7 @@ def test_a_broker_certificate_from_an_unknown_ca_is_rejected_and_retried(
     )
     gateway = GatewayProcess(config)
     try:
-        failed = r"event=connect_failed attempt=(\d+) delay_s=[\d.]+ error=(.+)$"
+        failed = r"event=connect_failed mqtt=\S+ attempt=(\d+) delay_s=[\d.]+ error=(.+)$"
         gateway.wait_until(lambda: len(gateway.matching(failed)) >= 3, 20, "three failed attempts")
         assert gateway.alive()
     finally:
@@ -494,7 +497,7 @@ def _check_host_name_verification(
     }
     strict = GatewayProcess(write_gateway_config(tmp_path / "strict", broker.tls_port, free_port(), **settings))
     try:
-        failed = r"event=connect_failed attempt=\d+ delay_s=[\d.]+ error=(.+)$"
+        failed = r"event=connect_failed mqtt=\S+ attempt=\d+ delay_s=[\d.]+ error=(.+)$"
         strict.wait_until(lambda: len(strict.matching(failed)) >= 2, 20, "two failed attempts")
         assert strict.alive()
     finally:
@@ -514,7 +517,7 @@ def _check_host_name_verification(
     finally:
         lax_code, lax_log = lax.stop()
     assert lax_code == 0, lax_log
-    assert lax.matching(r"(WARNING|level=warning) .*mqtt=127\.0\.0\.1:\d+ event=tls_verification_off "), lax_log
+    assert lax.matching(r"(WARNING|level=warning) .*event=tls_verification_off mqtt=127\.0\.0\.1:\d+ "), lax_log
     assert "event=connected" in lax_log
     assert "tls_verification_off" not in strict_log
     assert_password_not_logged(strict_log, lax_log)

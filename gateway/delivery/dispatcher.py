@@ -18,10 +18,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from prometheus_client import Histogram
 
-from gateway.delivery.mqtt import MqttPublisher
+from gateway.delivery.mqtt import Ack
 from gateway.delivery.outbox import Outbox
 from gateway.domain.backoff import full_jitter
 from gateway.domain.log import get_logger
@@ -30,6 +31,20 @@ from gateway.domain.model import LocationEvent
 log = get_logger(__name__)
 
 _LATENCY_TRACKED_MAX = 100_000  # events whose detection time is kept for the latency histogram, at most
+
+
+class Transport(Protocol):
+    """What the dispatcher needs of the broker connection (``MqttPublisher``)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def where(self) -> str: ...
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int: ...
+
+    def take_acks(self) -> list[Ack]: ...
 
 
 class Part(Enum):
@@ -58,7 +73,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        publisher: MqttPublisher,
+        publisher: Transport,
         max_inflight: int,
         retry_delay_max: float,
         latency: Latency,

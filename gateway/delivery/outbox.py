@@ -43,6 +43,7 @@ from pathlib import Path
 from gateway.config import OutboxSettings
 from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
 from gateway.delivery.presence_store import PresenceStore
+from gateway.delivery.retention import SIZE, Row, row_size, seq_ranges, with_gap
 from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
 from gateway.delivery.sqlite import transaction
 from gateway.domain.errors import OutboxError
@@ -63,9 +64,6 @@ CREATE TABLE IF NOT EXISTS events (
     epcis_payload BLOB
 );
 """
-# A row's size for max_bytes: the event and, when there is one, its EPCIS document.
-_SIZE = "length(payload) + coalesce(length(epcis_payload), 0)"
-_Row = tuple[int, str, str, bytes, float, str | None, bytes | None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -148,7 +146,7 @@ class Outbox:
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
-            row = db.execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events").fetchone()
+            row = db.execute(f"SELECT count(*), coalesce(sum({SIZE}), 0) FROM events").fetchone()
         except sqlite3.Error:
             db.close()
             raise
@@ -212,7 +210,7 @@ class Outbox:
         settings = self.settings
         seq = self._last_seq
         now = time.time()
-        rows: list[_Row] = []
+        rows: list[Row] = []
         for event in events:
             seq += 1
             event.seq = seq
@@ -225,10 +223,10 @@ class Outbox:
             room_bytes = settings.max_bytes - self._bytes
             kept = []
             for row in rows:
-                if room_events > 0 and room_bytes >= _row_size(row):
+                if room_events > 0 and room_bytes >= row_size(row):
                     kept.append(row)
                     room_events -= 1
-                    room_bytes -= _row_size(row)
+                    room_bytes -= row_size(row)
                 else:
                     rejected.append(row[0])
             rows = kept
@@ -239,7 +237,7 @@ class Outbox:
                 if rows:
                     gap = self._meta("pending_gap")
                     if gap:
-                        rows[0] = _with_gap(rows[0], gap)
+                        rows[0] = with_gap(rows[0], gap)
                         self._set_meta("pending_gap", 0)
                     db.executemany(
                         "INSERT INTO events (seq, id, topic, payload, created, epcis_topic, epcis_payload) "
@@ -251,7 +249,7 @@ class Outbox:
                 self._set_meta("last_seq", seq)
                 self.presence.record(events)
                 self._count += len(rows)
-                self._bytes += sum(_row_size(r) for r in rows)
+                self._bytes += sum(row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []
         except sqlite3.Error as exc:
             for event in events:
@@ -295,7 +293,7 @@ class Outbox:
             return []
         db = self._require()
         victims: list[int] = []
-        for seq, size in db.execute(f"SELECT seq, {_SIZE} FROM events WHERE seq > ? ORDER BY seq", (protect_through,)):
+        for seq, size in db.execute(f"SELECT seq, {SIZE} FROM events WHERE seq > ? ORDER BY seq", (protect_through,)):
             if excess_events <= 0 and excess_bytes <= 0:
                 break
             victims.append(int(seq))
@@ -309,7 +307,7 @@ class Outbox:
         """Delete rows and mark the next surviving one (or the next new one) with ``gap_before``."""
         db = self._require()
         row = db.execute(
-            f"SELECT coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1])
+            f"SELECT coalesce(sum({SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1])
         ).fetchone()
         # a dropped row may itself carry gap_before: those losses move on to the next row too
         lost = len(seqs)
@@ -337,7 +335,7 @@ class Outbox:
             "events_dropped",
             reason=reason,
             count=len(seqs),
-            seq_ranges=_ranges(seqs),
+            seq_ranges=seq_ranges(seqs),
             outbox=str(self.path),
             max_events=self.settings.max_events,
             max_bytes=self.settings.max_bytes,
@@ -371,11 +369,11 @@ class Outbox:
             with transaction(db):
                 lo, hi = min(params)[0], max(params)[0]
                 before = db.execute(
-                    f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                    f"SELECT count(*), coalesce(sum({SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
                 ).fetchone()
                 db.executemany("DELETE FROM events WHERE seq = ?", params)
                 after = db.execute(
-                    f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
+                    f"SELECT count(*), coalesce(sum({SIZE}), 0) FROM events WHERE seq BETWEEN ? AND ?", (lo, hi)
                 ).fetchone()
         except sqlite3.Error as exc:
             # Not fatal: the events stay and are sent again after a restart (duplicates, never losses).
@@ -401,28 +399,5 @@ class Outbox:
 
     def _recount(self) -> None:
         with contextlib.suppress(sqlite3.Error):
-            row = self._require().execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM events").fetchone()
+            row = self._require().execute(f"SELECT count(*), coalesce(sum({SIZE}), 0) FROM events").fetchone()
             self._count, self._bytes = int(row[0]), int(row[1])
-
-
-def _row_size(row: _Row) -> int:
-    return len(row[3]) + len(row[6] or b"")
-
-
-def _with_gap(row: _Row, gap: int) -> _Row:
-    payload = json.loads(row[3])
-    payload["gap_before"] = payload.get("gap_before", 0) + gap
-    return (row[0], row[1], row[2], json.dumps(payload, separators=(",", ":")).encode(), row[4], row[5], row[6])
-
-
-def _ranges(seqs: list[int]) -> str:
-    """``[1,2,3,7,8]`` -> ``1-3,7-8``."""
-    out: list[str] = []
-    start = prev = seqs[0]
-    for seq in seqs[1:]:
-        if seq != prev + 1:
-            out.append(f"{start}-{prev}" if start != prev else str(start))
-            start = seq
-        prev = seq
-    out.append(f"{start}-{prev}" if start != prev else str(start))
-    return ",".join(out)
