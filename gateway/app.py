@@ -227,7 +227,7 @@ class Gateway:
         rows = [row for row in self.outbox.presence.load() if row.location in locations]
         if rows:
             restored = self.flow.pipeline.presence.restore(rows)
-            log.info("presence_restored", gateway=self.config.gateway.id, tags=restored)
+            log.info("presence_restored", tags=restored, gateway=self.config.gateway.id)
 
     def _stored(self, events: list[LocationEvent]) -> None:
         self.dispatcher.stored(events, self.clock())
