@@ -41,7 +41,11 @@ HEADER = struct.Struct("!HII")  # 3 reserved + 3 version + 10 type bits, length,
 HEADER_SIZE: Final = HEADER.size
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 
-_TLV_HEADER = struct.Struct("!HH")
+# Shared by the encoders (not part of the package's namespace)
+TLV_HEADER = struct.Struct("!HH")
+U8 = struct.Struct("!B")
+U16 = struct.Struct("!H")
+U64 = struct.Struct("!Q")
 
 
 class FrameError(ValueError):
@@ -139,7 +143,7 @@ def iter_params(data: bytes | memoryview, offset: int = 0) -> Iterator[Param]:
             continue
         if end - pos < 4:
             raise ParameterError(f"truncated parameter header at byte {pos}")
-        ptype, length = _TLV_HEADER.unpack_from(data, pos)
+        ptype, length = TLV_HEADER.unpack_from(data, pos)
         ptype &= 0x3FF
         if length < 4 or pos + length > end:
             raise ParameterError(f"parameter {ptype} at byte {pos} has length {length}, {end - pos} bytes left")
@@ -160,4 +164,4 @@ def message(msg_type: int, msg_id: int, body: bytes = b"") -> bytes:
 
 def tlv(ptype: int, *parts: bytes) -> bytes:
     body = b"".join(parts)
-    return _TLV_HEADER.pack(ptype, 4 + len(body)) + body
+    return TLV_HEADER.pack(ptype, 4 + len(body)) + body

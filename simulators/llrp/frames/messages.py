@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from simulators.llrp.frames.codec import message, tlv
+from simulators.llrp.frames.codec import U16, U64, message, tlv
 from simulators.llrp.frames.codes import (
     CUSTOM_MESSAGE,
     ERROR_MESSAGE,
@@ -37,9 +37,6 @@ __all__ = [
     "utc_timestamp",
 ]
 
-_U16 = struct.Struct("!H")
-_U64 = struct.Struct("!Q")
-
 
 def custom_message(vendor_id: int, subtype: int, msg_id: int, body: bytes = b"") -> bytes:
     return message(CUSTOM_MESSAGE, msg_id, struct.pack("!IB", vendor_id, subtype) + body)
@@ -60,14 +57,14 @@ def error_message(msg_id: int, code: int, description: str) -> bytes:
 
 
 def utc_timestamp(micros: int) -> bytes:
-    return tlv(P_UTC_TIMESTAMP, _U64.pack(micros))
+    return tlv(P_UTC_TIMESTAMP, U64.pack(micros))
 
 
 def connection_attempt_event(msg_id: int, status: int, micros: int) -> bytes:
     data = tlv(
         P_READER_EVENT_NOTIFICATION_DATA,
         utc_timestamp(micros),
-        tlv(P_CONNECTION_ATTEMPT_EVENT, _U16.pack(status)),
+        tlv(P_CONNECTION_ATTEMPT_EVENT, U16.pack(status)),
     )
     return message(READER_EVENT_NOTIFICATION, msg_id, data)
 

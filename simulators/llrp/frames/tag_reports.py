@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Final
 
-from simulators.llrp.frames.codec import tlv
+from simulators.llrp.frames.codec import TLV_HEADER, U8, U16, tlv
 from simulators.llrp.frames.codes import (
     P_ACCESS_SPEC_ID,
     P_ANTENNA_ID,
@@ -40,10 +40,6 @@ __all__ = [
     "ro_report_spec",
     "tag_report_content_selector",
 ]
-
-_TLV_HEADER = struct.Struct("!HH")
-_U8 = struct.Struct("!B")
-_U16 = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +100,7 @@ def epc_parameter(epc: bytes) -> bytes:
     """EPC-96 (TV 13) for 96-bit EPCs, EPCData (TLV 241) for any other length."""
     if len(epc) == 12:
         return bytes([0x80 | P_EPC_96]) + epc
-    return tlv(P_EPC_DATA, _U16.pack(len(epc) * 8), epc)
+    return tlv(P_EPC_DATA, U16.pack(len(epc) * 8), epc)
 
 
 class TagReportEncoder:
@@ -142,7 +138,7 @@ class TagReportEncoder:
         cached = self._prefixes.get(epc)
         if cached is None:
             epc_param = epc_parameter(epc)
-            cached = _TLV_HEADER.pack(P_TAG_REPORT_DATA, 4 + len(epc_param) + self._tail.size) + epc_param
+            cached = TLV_HEADER.pack(P_TAG_REPORT_DATA, 4 + len(epc_param) + self._tail.size) + epc_param
             self._prefixes[epc] = cached
         return cached
 
@@ -178,8 +174,8 @@ class TagReportEncoder:
 def tag_report_content_selector(selector: ContentSelector) -> bytes:
     return tlv(
         P_TAG_REPORT_CONTENT_SELECTOR,
-        _U16.pack(selector.to_flags()),
-        tlv(P_C1G2_EPC_MEMORY_SELECTOR, _U8.pack(0)),
+        U16.pack(selector.to_flags()),
+        tlv(P_C1G2_EPC_MEMORY_SELECTOR, U8.pack(0)),
     )
 
 
