@@ -358,7 +358,7 @@ def portal() -> Iterator[LLRPSimulator]:
 
 
 def test_tcp_simulator_serves_a_library_scenario_to_sllurp(portal: LLRPSimulator) -> None:
-    sc = portal.scenario
+    sc = portal.reader.scenario
     tags: list[dict[str, Any]] = []
     lock = threading.Lock()
 
@@ -383,7 +383,7 @@ def test_tcp_simulator_serves_a_library_scenario_to_sllurp(portal: LLRPSimulator
     client.add_tag_report_callback(on_tags)
     client.connect()
     try:
-        time.sleep(sc.duration_s / portal.speed + 1.0)  # 45 s at 30x, plus time to flush
+        time.sleep(sc.duration_s / portal.reader.speed + 1.0)  # 45 s at 30x, plus time to flush
     finally:
         client.disconnect()
         client.join(5)

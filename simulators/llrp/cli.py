@@ -11,9 +11,10 @@ from types import FrameType
 
 from simulators.llrp.capabilities import VENDORS
 from simulators.llrp.faults import parse_fault, parse_gpi
+from simulators.llrp.reader import QUIRKS
 from simulators.llrp.recording import Recording, record
 from simulators.llrp.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
-from simulators.llrp.server import QUIRKS, LLRPSimulator
+from simulators.llrp.server import LLRPSimulator
 
 
 def build_parser() -> argparse.ArgumentParser:

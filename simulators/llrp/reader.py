@@ -1,0 +1,75 @@
+"""The simulated reader as its client sessions see it: the settings it was started with, and what outlives
+one connection (the field schedule, which antennas are unplugged, GPI states, the GPO writes received).
+
+One session at a time works on it, on that session's thread; tests read the outputs after the fact.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from simulators.llrp.capabilities import VENDORS
+from simulators.llrp.field_events import FieldSchedule
+from simulators.llrp.recording import Recording
+from simulators.llrp.rospec import ROSpec
+from simulators.llrp.scenario import Scenario
+
+QUIRKS = ("error-on-events-and-reports",)
+
+
+def utc_micros() -> int:
+    """The reader's clock, as LLRP timestamps carry it."""
+    return time.time_ns() // 1000
+
+
+@dataclass
+class Reader:
+    scenario: Scenario
+    antennas: int
+    loop: bool  # restart the scenario when it ends
+    speed: float  # scenario seconds per real second
+    vendor: str
+    quirks: frozenset[str]
+    replay: Recording | None  # when set, a started ROSpec streams this recording (looped) instead
+    replay_rate: float | None  # reads/s; None = as fast as the socket takes them
+    schedule: FieldSchedule
+    stopping: threading.Event = field(default_factory=threading.Event)
+    gpo_writes: list[tuple[int, bool]] = field(default_factory=list)  # (port, state), in order
+    close_connections: int = 0  # CLOSE_CONNECTION requests received
+    disconnected_antennas: set[int] = field(default_factory=set)
+    gpi_state: dict[int, bool] = field(default_factory=dict)
+
+    @classmethod
+    def configure(
+        cls,
+        scenario: Scenario,
+        antennas: int,
+        loop: bool,
+        speed: float,
+        vendor: str,
+        quirks: Sequence[str],
+        replay: Recording | None,
+        replay_rate: float | None,
+        schedule: FieldSchedule,
+    ) -> Reader:
+        """A reader with these settings, or ValueError naming the one that is wrong."""
+        if not 1 <= antennas <= 64:
+            raise ValueError(f"antennas: expected 1-64, got {antennas}")
+        if speed <= 0:
+            raise ValueError(f"speed: expected a number > 0, got {speed}")
+        if vendor not in VENDORS:
+            raise ValueError(f"vendor: expected one of {', '.join(VENDORS)}, got {vendor!r}")
+        unknown_quirks = sorted(set(quirks) - set(QUIRKS))
+        if unknown_quirks:
+            raise ValueError(f"quirk: expected one of {', '.join(QUIRKS)}, got {unknown_quirks[0]!r}")
+        if replay_rate is not None and replay_rate <= 0:
+            raise ValueError(f"rate: expected reads/s > 0, got {replay_rate}")
+        return cls(scenario, antennas, loop, speed, vendor, frozenset(quirks), replay, replay_rate, schedule)
+
+    def antennas_of(self, rospec: ROSpec) -> frozenset[int]:
+        """The antennas a ROSpec reads on: those it names that the reader has, or all of them."""
+        all_antennas = frozenset(range(1, self.antennas + 1))
+        return rospec.antennas & all_antennas if rospec.antennas else all_antennas
