@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from simulators.llrp import frames as f
 from simulators.llrp.faults import Fault, GpiPulse
 from simulators.llrp.field_events import FieldSchedule
-from simulators.llrp.reader import QUIRKS, Reader, utc_micros
+from simulators.llrp.reader import Reader, utc_micros
 from simulators.llrp.recording import Recording
 from simulators.llrp.scenario import Scenario
 from simulators.llrp.session import ClientSession
-
-__all__ = ["QUIRKS", "LLRPSimulator"]
 
 log = logging.getLogger("simulators.llrp")
 
