@@ -290,7 +290,7 @@ def test_keepalives_arrive_at_the_configured_period(raw: RawClient) -> None:
         "Success",
     )
     start = time.monotonic()
-    stamps = []
+    stamps: list[float] = []
     while len(stamps) < 5:
         fr = raw.frame()
         assert fr is not None
