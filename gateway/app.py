@@ -17,6 +17,7 @@ to events), ``gateway.delivery.storage`` (outbox and what it could not store yet
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -334,6 +335,10 @@ class Gateway:
             self.dispatcher.adopt(old)
             self.readers.republish()
             publisher.start()
+        if new.logging.level != self.config.logging.level:
+            logging.getLogger().setLevel(new.logging.level)
+        if new.logging.format != self.config.logging.format:
+            log.warning("reload_needs_restart", sections="logging.format", detail="the log format stays until restart")
         self.config = new
         log.warning(
             "reloaded",

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.delivery.mqtt import backoff_delay
+from gateway.domain.backoff import full_jitter
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import Broker, Subscriber, free_port, wait_until
 from tests.test_e2e import QUICK, gateway_config, spawn, start_simulator, stop
@@ -559,23 +559,23 @@ def test_a_missing_password_variable_is_named_not_guessed(tmp_path: Path, monkey
 
 
 class TestBackoffDelay:
-    """``backoff_delay``: full jitter, uniform in [0, min(cap, base * 2**attempt)]."""
+    """``full_jitter``: full jitter, uniform in [0, min(cap, base * 2**attempt)]."""
 
     def test_within_the_exponential_bound_and_the_cap(self) -> None:
         for attempt in range(40):
             bound = min(10.0, 0.5 * 2**attempt)
-            delays = [backoff_delay(attempt, cap=10.0) for _ in range(200)]
+            delays = [full_jitter(attempt, cap=10.0) for _ in range(200)]
             assert all(0.0 <= d <= bound for d in delays), (attempt, max(delays))
             # full jitter spreads over the whole range (a 2**-200 chance to fail by bad luck)
             assert max(delays) > bound / 2
 
     def test_not_constant_so_a_fleet_does_not_reconnect_in_lockstep(self) -> None:
         for attempt in (1, 5, 30):
-            assert len({backoff_delay(attempt, cap=60.0) for _ in range(50)}) > 40
+            assert len({full_jitter(attempt, cap=60.0) for _ in range(50)}) > 40
 
     def test_capped_for_any_attempt(self) -> None:
-        assert all(backoff_delay(attempt, cap=2.0) <= 2.0 for attempt in (31, 100, 10_000))
-        assert all(backoff_delay(3, cap=60.0, base=1.0) <= 8.0 for _ in range(200))
+        assert all(full_jitter(attempt, cap=2.0) <= 2.0 for attempt in (31, 100, 10_000))
+        assert all(full_jitter(3, cap=60.0, base=1.0) <= 8.0 for _ in range(200))
 
 
 def test_tls_survives_publishing_from_the_main_loop(tmp_path: Path, secure: SecureBroker, password_file: Path) -> None:
@@ -594,23 +594,32 @@ def test_tls_survives_publishing_from_the_main_loop(tmp_path: Path, secure: Secu
         }
     )
     total = 30_000  # a race: it shows within about 1,500 messages here
-    publisher = MqttPublisher(settings, "gw-test")
+    publisher = MqttPublisher(settings, "gw-test", "dockgate/gw-test/status")
     publisher.start()
     acked: list[int] = []
+    sent: set[int] = set()  # message ids in flight
     try:
         assert publisher.wait_connected(10)
         deadline = time.monotonic() + 20
         seq = 0
+
+        def settle() -> None:
+            for mid, refusal in publisher.take_acks():
+                if mid in sent:  # not the retained "online"
+                    assert refusal is None, refusal
+                    sent.discard(mid)
+                    acked.append(mid)
+
         while seq < total and time.monotonic() < deadline and publisher.connected:
-            acked += publisher.take_acks()[0]
-            if publisher.in_flight() < 100:
+            settle()
+            if len(sent) < 100:
                 seq += 1
-                publisher.publish(seq, "dockgate/gw-test/events/load", b"x" * 300)
+                sent.add(publisher.publish("dockgate/gw-test/events/load", b"x" * 300))
             else:
                 time.sleep(0.0005)
 
         def all_acked() -> bool:
-            acked.extend(publisher.take_acks()[0])
+            settle()
             return len(acked) >= seq
 
         wait_until(all_acked, 10, "every PUBACK")

@@ -186,10 +186,10 @@ def test_grafana_dashboard_uses_only_metrics_we_export() -> None:
     dashboard = json.loads((REPO / "config" / "grafana" / "dockgate.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     names = set(re.findall(r"dockgate_\w+", " ".join(exprs)))
-    source = (REPO / "gateway" / "metrics.py").read_text()
+    source = (REPO / "gateway" / "ops" / "metrics.py").read_text()
     for name in names:
         base = re.sub(r"_(total|bucket|sum|count)$", "", name)
-        assert f'"{base}"' in source, f"{name} is not exported by gateway/metrics.py"
+        assert f'"{base}"' in source, f"{name} is not exported by gateway/ops/metrics.py"
     assert {"dockgate_reads_total", "dockgate_outbox_pending_events", "dockgate_reader_connected"} <= names
 
 
