@@ -203,3 +203,11 @@ def no_leaked_processes() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not leaked, f"test leaked child processes: {sorted(leaked.items())}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is ``e2e``: ``-m "not e2e"`` runs the unit tests alone."""
+    e2e_dir = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e_dir in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)

@@ -3,7 +3,7 @@
 The key codes are usage IDs of the Keyboard/Keypad page (0x07) of the USB HID Usage Tables. This table is
 the device's own, written from the specification and not shared with the driver's decoder
 (``drivers/scanners/hid_keyboard.py``): a wrong code in either one then fails the round trip in
-``tests/test_scanner_usb_hid.py`` instead of agreeing with itself.
+``tests/unit/test_scanner_usb_hid.py`` instead of agreeing with itself.
 
 What the driver expects, as real scanners do it: Enter ends a scan; GS (0x1D), the GS1 FNC1 separator, is
 typed as Ctrl+] (the ASCII control code of ``]``); every character is one press report followed by one

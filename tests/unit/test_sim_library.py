@@ -357,6 +357,7 @@ def portal() -> Iterator[LLRPSimulator]:
     sim.stop()
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_tcp_simulator_serves_a_library_scenario_to_sllurp(portal: LLRPSimulator) -> None:
     sc = portal.reader.scenario
     tags: list[dict[str, Any]] = []
@@ -395,6 +396,7 @@ def test_tcp_simulator_serves_a_library_scenario_to_sllurp(portal: LLRPSimulator
     assert {e.upper() for e, _, _ in got} == {t.epc for t in sc.truth()}
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_cli_defaults_to_enough_antennas_for_the_scenario() -> None:
     assert default_antennas(scenario("neighbour-strays")) == 8
     assert default_antennas(load_scenario(default_scenario_path())) == 4

@@ -30,7 +30,7 @@ from gateway.domain.errors import ConfigError
 from gateway.domain.model import LocationEvent
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import REPO, Broker, Subscriber, wait_until
-from tests.test_e2e import QUICK, spawn, start_simulator, stop
+from tests.e2e.test_e2e import QUICK, spawn, start_simulator, stop
 
 SCHEMA = json.loads((REPO / "tests" / "data" / "epcis" / "EPCIS-JSON-Schema.json").read_text(encoding="utf-8"))
 _FORMATS = FormatChecker()
@@ -368,6 +368,7 @@ def test_an_outbox_from_before_epcis_is_upgraded_in_place(tmp_path: Path) -> Non
 # ---- end to end: mosquitto, the LLRP simulator over TCP, `dockgate run` ---------------------------------------
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_epcis_documents_are_published_end_to_end(
     tmp_path: Path, mosquitto: Broker, subscribe: type[Subscriber]
 ) -> None:

@@ -19,7 +19,7 @@ from simulators.llrp.scenario import (
 
 pytestmark = pytest.mark.timeout(30)
 
-QUICK = Path(__file__).resolve().parent.parent / "simulators" / "llrp" / "examples" / "quick.yaml"
+QUICK = Path(__file__).resolve().parents[2] / "simulators" / "llrp" / "examples" / "quick.yaml"
 
 
 def minimal() -> dict:  # type: ignore[type-arg]

@@ -295,6 +295,7 @@ def _dockgate(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_check_config_cli_valid(tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text(VALID)
@@ -304,6 +305,7 @@ def test_check_config_cli_valid(tmp_path: Path) -> None:
     assert "portal-3 (llrp 127.0.0.1:5084, antennas [1, 2, 3, 4])" in result.stdout
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_check_config_cli_invalid_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     """The README's example: a type error and a cross-reference error, both in one run."""
     path = tmp_path / "bad.yaml"
@@ -318,7 +320,7 @@ def test_check_config_cli_invalid_exits_2_with_one_line_per_problem(tmp_path: Pa
     ]
 
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "config"
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "config"
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))
@@ -345,6 +347,7 @@ def test_malformed_data_is_reported_never_a_crash(readers_and_locations: str) ->
     assert problems("gateway: {id: gw}\n" + readers_and_locations)
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("readers: 3\n")
@@ -355,7 +358,7 @@ def test_run_refuses_bad_config_the_same_way(tmp_path: Path) -> None:
 
 
 def test_shipped_example_config_is_valid() -> None:
-    config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "example.yaml")
     assert config.readers[0].report_timeout == 0.2
 
 

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import REPO, Broker, Subscriber, free_port, wait_until
-from tests.test_e2e import spawn, start_simulator, stop
+from tests.e2e.test_e2e import spawn, start_simulator, stop
 
 QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
 DEFAULT = REPO / "simulators" / "llrp" / "examples" / "default.yaml"

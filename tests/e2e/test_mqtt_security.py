@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.domain.backoff import full_jitter
 from simulators.llrp.scenario import load_scenario
 from tests.conftest import Broker, Subscriber, free_port, wait_until
-from tests.test_e2e import QUICK, gateway_config, spawn, start_simulator, stop
+from tests.e2e.test_e2e import QUICK, gateway_config, spawn, start_simulator, stop
 from tests.tlsutil import (
     CertFiles,
     Listener,

@@ -14,7 +14,7 @@ from drivers.scanners.usb_hid import UsbHidScannerDriver
 from simulators.scanner.keymap import reports_for
 from simulators.scanner.usb_backend import SimulatedBackend, SimulatedHidScanner
 from tests.conftest import wait_until
-from tests.test_scanner_serial import Sink
+from tests.e2e.test_scanner_serial import Sink
 
 
 def hid_driver(sink: Sink, backend: SimulatedBackend, **extra: Any) -> UsbHidScannerDriver:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Broker, Subscriber, wait_until
-from tests.test_e2e import spawn, start_simulator, stop
+from tests.e2e.test_e2e import spawn, start_simulator, stop
 
 QUICK = REPO / "simulators" / "llrp" / "examples" / "quick.yaml"
 

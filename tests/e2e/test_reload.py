@@ -24,8 +24,6 @@ from gateway.domain.model import ScanRead, TagRead
 from simulators.llrp.epc import sscc96
 from tests.conftest import Broker, Subscriber, free_port, start_mosquitto
 
-pytestmark = pytest.mark.e2e
-
 BASE: dict[str, Any] = {
     "gateway": {"id": "gw-reload"},
     "mqtt": {"host": "127.0.0.1", "port": 0, "topic_prefix": "dockgate", "reconnect_delay_max": "1s"},

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Broker, Subscriber, free_port, wait_until
-from tests.test_e2e import spawn, start_simulator, stop
+from tests.e2e.test_e2e import spawn, start_simulator, stop
 
 LONG_VISIT = """\
 name: long-visit

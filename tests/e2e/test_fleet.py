@@ -7,8 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from tests.conftest import Broker, Subscriber
-from tests.test_e2e import QUICK, start_simulator, stop
-from tests.test_mqtt_security import EVENTS, GatewayProcess, write_gateway_config
+from tests.e2e.test_e2e import QUICK, start_simulator, stop
+from tests.e2e.test_mqtt_security import EVENTS, GatewayProcess, write_gateway_config
 
 GROUP_FILTER = "$share/backoffice/dockgate/+/events/#"
 GATEWAYS = ("gw-a", "gw-b")

@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from tests.conftest import REPO, Broker, Subscriber, _mosquitto, free_port, wait_for_port, wait_until
-from tests.test_e2e import gateway_config, start_simulator, stop
+from tests.e2e.test_e2e import gateway_config, start_simulator, stop
 
 MAX_INFLIGHT = 100  # mqtt.max_inflight: the gateway's default
 

@@ -15,7 +15,7 @@ from gateway.delivery.dispatcher import Dispatcher, Latency
 from gateway.delivery.mqtt import Ack
 from gateway.delivery.outbox import Outbox
 from gateway.domain.model import LocationEvent
-from tests.test_outbox import event, topic
+from tests.unit.test_outbox import event, topic
 
 
 class Transport:

@@ -99,6 +99,7 @@ def test_replay_is_deterministic() -> None:
     assert first == second
 
 
+@pytest.mark.e2e  # a child process or TCP: end to end, in a file of unit tests
 def test_bench_accuracy_cli_json() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "bench", "accuracy", "--json"],

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO, Broker, Subscriber, wait_until
-from tests.test_e2e import spawn, stop
+from tests.e2e.test_e2e import spawn, stop
 
 
 def start_scanner(link: Path) -> tuple[subprocess.Popen[str], str]:

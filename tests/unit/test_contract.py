@@ -214,8 +214,8 @@ def test_every_event_field_has_a_description() -> None:
 
 def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     sent = set(event("arrived")) | set(event("departed")) | set(event("static", static=True))
-    sent |= {"barcode", "matched_epc", "reason"}  # scanned and exception events (tests/test_scanner_fusion.py)
-    sent |= {"gpi_port"}  # no_read exceptions (tests/test_llrp_gpio.py)
+    sent |= {"barcode", "matched_epc", "reason"}  # scanned and exception events (tests/unit/test_scanner_fusion.py)
+    sent |= {"gpi_port"}  # no_read exceptions (tests/e2e/test_llrp_gpio.py)
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 

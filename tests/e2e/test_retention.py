@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from tests.conftest import REPO, Subscriber, free_port, start_mosquitto, wait_until
-from tests.test_e2e import spawn, start_simulator, stop
+from tests.e2e.test_e2e import spawn, start_simulator, stop
 
 DEFAULT = REPO / "simulators" / "llrp" / "examples" / "default.yaml"
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from tests.conftest import Broker, Subscriber, wait_until
-from tests.test_e2e import spawn, start_simulator, stop
+from tests.e2e.test_e2e import spawn, start_simulator, stop
 
 EPC = "3034257BF7194E4000001A85"
 # The scenario restarts at 0 on every ROSpec start, i.e. on every GPI window. The tag is in the field
