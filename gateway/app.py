@@ -242,6 +242,7 @@ class Gateway:
 
     def _take_snapshot(self) -> GatewaySnapshot:
         outbox, storage, pipeline, publisher = self.outbox, self.storage, self.flow.pipeline, self.publisher
+        scans = self.flow.scans
         points = [
             ReadPointFigures(reader, antenna, point.location.name, point.reads, point.last_read)
             for (reader, antenna), point in pipeline.read_points.points.items()
@@ -256,6 +257,8 @@ class Gateway:
             events=dict(self.events_stored),
             readers={name: dict(status) for name, status in self.readers.status.items()},
             reconnects=dict(self.readers.reconnects),
+            scans=scans.scans_total if scans is not None else 0,
+            scans_dropped=scans.dropped() if scans is not None else {},
             tracked_tags=pipeline.presence.tracked_count,
             present_tags=pipeline.presence.present_count,
             outbox=OutboxFigures(

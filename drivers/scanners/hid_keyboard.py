@@ -40,11 +40,6 @@ US_KEYS: Final[dict[int, tuple[str, str]]] = {
     0x62: ("0", "0"),
     0x63: (".", "."),
 }
-_CHAR_TO_KEY: Final = {
-    ch: (code, _SHIFT & 0x02 if shifted else 0)
-    for code, pair in sorted(US_KEYS.items(), reverse=True)
-    for shifted, ch in enumerate(pair)
-}
 
 
 class HidKeyboardDecoder:
@@ -75,21 +70,3 @@ class HidKeyboardDecoder:
                 self.unknown_keys += 1
         self._down = frozenset(keys)
         return "".join(out).encode("utf-8")
-
-
-def reports_for(text: str) -> list[bytes]:
-    """The reports a US-layout keyboard wedge sends to type ``text`` (press, release per character;
-    CR or LF is Enter, GS is Ctrl+])."""
-    out: list[bytes] = []
-    for ch in text:
-        if ch in "\r\n":
-            modifiers, key = 0, 0x28
-        elif ch == "\x1d":
-            modifiers, key = 0x01, 0x30
-        elif ch in _CHAR_TO_KEY:
-            key, modifiers = _CHAR_TO_KEY[ch]
-        else:
-            raise ValueError(f"{ch!r} cannot be typed on a US keyboard")
-        out.append(bytes([modifiers, 0, key, 0, 0, 0, 0, 0]))
-        out.append(bytes(8))
-    return out

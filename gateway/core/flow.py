@@ -20,6 +20,8 @@ class Flow:
     def adopt(self, old: Flow, locations: set[str]) -> None:
         """After a reload: presence at these (unchanged) locations and the counters carry over."""
         self.pipeline.adopt(old.pipeline, locations)
+        if self.scans is not None and old.scans is not None:
+            self.scans.adopt(old.scans)
 
     def process(self, batches: list[list[TagRead]], now: float) -> list[LocationEvent]:
         """This turn's batches (tag reads and scans, each batch all of one kind) -> events."""

@@ -67,6 +67,18 @@ class ScanProcessor:
         self.unplaced: Counter[str] = Counter()  # scans from a scanner that no read point names
         self.scans_total = 0
 
+    def adopt(self, old: ScanProcessor) -> None:
+        """After a reload: the counters carry over (they are monotonic)."""
+        self.duplicates.update(old.duplicates)
+        self.unplaced.update(old.unplaced)
+        self.scans_total += old.scans_total
+
+    def dropped(self) -> dict[tuple[str, str], int]:
+        """(reader, reason) -> scans that produced no event: ``duplicate`` or ``no_read_point``."""
+        out = {(reader, "duplicate"): n for reader, n in self.duplicates.items()}
+        out.update({(reader, "no_read_point"): n for reader, n in self.unplaced.items()})
+        return out
+
     @property
     def active(self) -> bool:
         return bool(self._dedupe)

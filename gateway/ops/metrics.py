@@ -96,6 +96,16 @@ class GatewayCollector(Collector):
             filtered.add_metric([reason], count)
         yield filtered
 
+        yield CounterMetricFamily("dockgate_scans", "Scans received from barcode scanners.", value=snap.scans)
+        scans_dropped = CounterMetricFamily(
+            "dockgate_scans_dropped",
+            "Scans that produced no event, by reason (duplicate within dedupe_window, no_read_point).",
+            labels=["reader", "reason"],
+        )
+        for (reader, reason), count in sorted(snap.scans_dropped.items()):
+            scans_dropped.add_metric([reader, reason], count)
+        yield scans_dropped
+
         events = CounterMetricFamily(
             "dockgate_events", "Events committed to the outbox, by type and location.", labels=["type", "location"]
         )
