@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from drivers.base import ExceptionSink
 from drivers.llrp import wire
+from drivers.llrp.rospec import RospecRun
 from drivers.llrp.settings import LLRPGpiSettings
 from drivers.llrp.setup import ROSPEC_ID
 from gateway.domain.log import get_logger
@@ -40,9 +41,16 @@ class GpiGate:
     """Inventory while the input is active, and for ``linger`` after."""
 
     def __init__(
-        self, reader: str, gpi: LLRPGpiSettings, link: Link, response_timeout: float, on_exception: ExceptionSink | None
+        self,
+        reader: str,
+        gpi: LLRPGpiSettings,
+        link: Link,
+        rospec: RospecRun,
+        response_timeout: float,
+        on_exception: ExceptionSink | None,
     ) -> None:
         self.reader = reader
+        self.rospec = rospec
         self.gpi = gpi
         self.response_timeout = response_timeout
         self.link = link
@@ -68,9 +76,8 @@ class GpiGate:
             if not self.reading:
                 self.window_start = time.time()
                 self.window_reads = 0
-                self.link.send("START_ROSPEC", {"ROSpecID": ROSPEC_ID})
                 self.reading = True
-                self.link.publish("inventorying (GPI active)", gpi={str(port): "active"})
+                self.rospec.start("inventorying (GPI active)", gpi={str(port): "active"})
         elif self.reading:
             self.linger_until = time.monotonic() + self.gpi.linger
 
@@ -80,6 +87,7 @@ class GpiGate:
             return
         self.linger_until = None
         self.link.send("STOP_ROSPEC", {"ROSpecID": ROSPEC_ID})
+        self.rospec.stopped()
         self.reading = False
         self.link.publish("waiting for GPI", gpi={str(self.gpi.port): "inactive"})
         # Reports for the window may still be in flight: the reader flushes them on STOP_ROSPEC,

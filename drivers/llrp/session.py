@@ -1,8 +1,9 @@
 """One TCP connection to an LLRP reader, driven by the reader's thread.
 
 connect -> ConnectionAttemptEvent -> GET_READER_CAPABILITIES -> (Impinj extensions) -> SET_READER_CONFIG
-(keepalive, events, GPI) -> ENABLE_EVENTS_AND_REPORTS -> DELETE_ROSPEC all -> ADD_ROSPEC -> ENABLE_ROSPEC
-(-> START_ROSPEC / STOP_ROSPEC on GPI) -> reports ... -> STOP_ROSPEC, DELETE_ROSPEC, CLOSE_CONNECTION.
+(keepalive, events, GPI) -> ENABLE_EVENTS_AND_REPORTS -> DELETE_ROSPEC all -> ADD_ROSPEC (Null start
+trigger) -> ENABLE_ROSPEC -> START_ROSPEC + GET_ROSPECS, confirmed (``rospec.RospecRun``; on GPI when
+gated) -> reports ... -> STOP_ROSPEC, DELETE_ROSPEC, CLOSE_CONNECTION.
 
 A session ends with ``ConnectionFailed`` (saying why) or, when stop() was called, with ``Stopped``; the
 driver decides when to try again.
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from drivers.base import ExceptionSink
 from drivers.llrp import setup, wire
 from drivers.llrp.gpio import GpiGate, GpoPulses
+from drivers.llrp.rospec import GET_ROSPECS_RESPONSE, START_ROSPEC_RESPONSE, RospecRun
 from drivers.llrp.settings import LLRPReaderSettings
 from gateway.domain.log import get_logger
 from gateway.domain.model import TagRead
@@ -70,8 +72,9 @@ class Session:
         self.caps = setup.Capabilities()
         self.antennas: dict[int, str] = {}
         self.detail = ""
+        self.rospec = RospecRun(settings.name, self)
         self.gate = (
-            GpiGate(settings.name, settings.gpi, self, settings.response_timeout, owner.on_exception)
+            GpiGate(settings.name, settings.gpi, self, self.rospec, settings.response_timeout, owner.on_exception)
             if settings.gpi is not None
             else None
         )
@@ -84,6 +87,12 @@ class Session:
     def send(self, name: str, fields: dict[str, Any] | None = None) -> int:
         self._next_id = self._next_id % 0xFFFFFFFF + 1
         self.sock.sendall(wire.encode(name, self._next_id, fields))
+        return self._next_id
+
+    def send_raw(self, msg_type: int, body: bytes = b"") -> int:
+        """A message sllurp cannot encode (GET_ROSPECS), from its type and body."""
+        self._next_id = self._next_id % 0xFFFFFFFF + 1
+        self.sock.sendall(wire.HEADER.pack((1 << 10) | msg_type, wire.HEADER_SIZE + len(body), self._next_id) + body)
         return self._next_id
 
     def next_frame(self, deadline: float) -> bytes | None:
@@ -156,7 +165,11 @@ class Session:
         self.request("ADD_ROSPEC", {"ROSpecID": setup.ROSPEC_ID, "ROSpec": setup.rospec(s, self.caps, inventory)})
         self.request("ENABLE_ROSPEC", {"ROSpecID": setup.ROSPEC_ID})
         self.antennas = dict.fromkeys(s.antennas, "connected")
-        self.publish("waiting for GPI" if self.gate is not None else "inventorying")
+        if self.gate is None:
+            self.rospec.start()  # "starting inventory" until the reader confirms
+        else:
+            self.rospec.check()  # Inactive, waiting for the gate's START_ROSPEC
+            self.publish("waiting for GPI")
         log.info(
             "inventory",
             reader=self.name,
@@ -180,6 +193,8 @@ class Session:
                     f"no keepalive and no report for {now - self.last_heard:.1f}s (2x keepalive {self.s.keepalive:g}s):"
                     " half-open connection"
                 )
+            if self.rospec.failure is not None:
+                raise ConnectionFailed(self.rospec.failure)
             self.outputs.tick(now)
             if self.gate is not None:
                 self.gate.tick(now)
@@ -211,6 +226,8 @@ class Session:
                 reads = wire.reads_via_sllurp(frame, self.name, self.received_at)
             batch = self.batch
             batch.extend(reads)
+            if reads:
+                self.rospec.on_reads(len(reads))
             if self.gate is not None:
                 self.gate.count(len(reads))
             if not self.pending or len(batch) >= MAX_BATCH:
@@ -219,6 +236,9 @@ class Session:
         self.flush()  # reads before this message go first
         if kind == wire.KEEPALIVE:
             self.sock.sendall(wire.encode("KEEPALIVE_ACK", wire.message_id(frame)))
+            return
+        if kind in (START_ROSPEC_RESPONSE, GET_ROSPECS_RESPONSE):
+            self.rospec.on_frame(frame)
             return
         try:
             name, msg = wire.decode(frame)

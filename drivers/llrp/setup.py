@@ -176,6 +176,7 @@ def rospec(s: LLRPReaderSettings, caps: Capabilities, inventory: Inventory) -> d
         tag_population=s.tag_population,
         impinj_search_mode=_SEARCH_MODES[inventory.search] if inventory.search is not None else None,
     )
-    if s.gpi is not None:  # gated: the driver starts and stops it on GPI events
-        spec["ROBoundarySpec"]["ROSpecStartTrigger"]["ROSpecStartTriggerType"] = "Null"
+    # Null: the driver starts it with START_ROSPEC (at once, or on GPI events when gated), because not
+    # every reader starts an Immediate ROSpec on ENABLE_ROSPEC (drivers/llrp/rospec.py)
+    spec["ROBoundarySpec"]["ROSpecStartTrigger"]["ROSpecStartTriggerType"] = "Null"
     return spec

@@ -2,8 +2,9 @@
 
 Drivers report state changes from their own threads (``report``, thread-safe); the main loop applies
 them once a turn (``update``) and publishes each changed status retained, and every status again after
-the broker connection comes back (the broker may have lost its retained messages). The board also counts
-reconnects: a reader that connects again after it had been connected.
+the broker connection comes back (the broker may have lost its retained messages); a change of ``detail``
+alone is published too (``since`` stays). The board also counts reconnects: a reader that connects again
+after it had been connected (back from ``idle`` is not a reconnect).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class ReaderBoard:
             status = self.status.get(reader)
             if status is None:  # a reader removed by a reload, saying its last words
                 continue
+            previous = status["state"]
             if extra is not None and any(status.get(k) != v for k, v in extra.items()):
                 status.update(extra)  # per-antenna and GPI state (LLRP)
                 changed.add(reader)
@@ -65,10 +67,14 @@ class ReaderBoard:
                 status["state"], status["since"], status["detail"] = state, rfc3339(when), detail
                 changed.add(reader)
                 log.info("reader_state", reader=reader, state=state, detail=detail)
-                if state == "connected":
+                if state == "connected" and previous != "idle":
                     if reader in self._ever_connected:
                         self.reconnects[reader] += 1
                     self._ever_connected.add(reader)
+            elif status["detail"] != detail:  # e.g. "starting inventory" -> "inventorying": same state, since kept
+                status["detail"] = detail
+                changed.add(reader)
+                log.info("reader_state", reader=reader, state=state, detail=detail)
         if connected and not self._was_connected:
             changed = set(self.status)
         self._was_connected = connected

@@ -17,7 +17,10 @@ from simulators.llrp.recording import Recording
 from simulators.llrp.rospec import ROSpec
 from simulators.llrp.scenario import Scenario
 
-QUIRKS = ("error-on-events-and-reports",)
+QUIRKS = (
+    "error-on-events-and-reports",  # answer ENABLE_EVENTS_AND_REPORTS (which has no answer) with ERROR_MESSAGE
+    "start-needs-start-rospec",  # an Immediate start trigger does not start the ROSpec: only START_ROSPEC does
+)
 
 
 def utc_micros() -> int:

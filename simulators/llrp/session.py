@@ -49,7 +49,7 @@ class ClientSession:
         self.on_end = on_end
         self.parser = f.FrameParser()
         self.config = ReaderConfig()
-        self.specs = SpecRequests(self, peer)
+        self.specs = SpecRequests(self, peer, "start-needs-start-rospec" not in reader.quirks)
         self.inventory: Inventory | None = None
         self.next_msg_id = 1
         self.closing = False

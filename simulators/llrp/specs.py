@@ -2,9 +2,11 @@
 ADD, DELETE, ENABLE, DISABLE, START, STOP and GET, with LLRP's state rules (section 10.2).
 
 A ROSpec is Disabled when added, Inactive once enabled and Active while its inventory runs; an
-immediate start trigger starts it as soon as it is enabled. Running the inventory is the session's
-business, reached through ``SpecHost``; AccessSpecs are kept and echoed but never executed, as no scenario
-reads tag memory.
+immediate start trigger starts it as soon as it is enabled (unless ``immediate_start`` is off: the
+quirk ``start-needs-start-rospec`` of readers that wait for START_ROSPEC whatever the trigger says).
+START_ROSPEC on a ROSpec that is already Active succeeds and changes nothing. Running the inventory is
+the session's business, reached through ``SpecHost``; AccessSpecs are kept and echoed but never executed,
+as no scenario reads tag memory.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ def spec_id(frame: f.Frame, what: str) -> int:
 class SpecRequests:
     """The specs of one connection; ``handlers()`` maps the message types it answers to its methods."""
 
-    def __init__(self, host: SpecHost, peer: str) -> None:
+    def __init__(self, host: SpecHost, peer: str, immediate_start: bool = True) -> None:
         self.host = host
         self.peer = peer
+        self.immediate_start = immediate_start
         self.rospecs: dict[int, ROSpec] = {}
         self.access_specs: dict[int, AccessSpec] = {}
 
@@ -133,8 +136,14 @@ class SpecRequests:
             rospec = self.rospecs[rospec_id]
             if rospec.state == STATE_DISABLED:
                 self.rospecs[rospec_id] = rospec.with_state(STATE_INACTIVE)
-                if rospec.start_trigger == START_IMMEDIATE:
+                if rospec.start_trigger == START_IMMEDIATE and self.immediate_start:
                     to_start.append(rospec_id)
+                elif rospec.start_trigger == START_IMMEDIATE:
+                    log.info(
+                        "event=rospec_waits_for_start peer=%s rospec_id=%d quirk=start-needs-start-rospec",
+                        self.peer,
+                        rospec_id,
+                    )
         self.host.ok(f.ENABLE_ROSPEC_RESPONSE, frame)
         for rospec_id in to_start:
             self.host.begin_inventory(self.rospecs[rospec_id])

@@ -135,7 +135,8 @@ def test_every_pallet_arrives_and_departs_with_valid_fields(
     states = [json.loads(p) for p in sub.on_topic("dockgate/gw-test/readers/portal-3/status")]
     seen = [s["state"] for s in states]
     assert seen[-2:] == ["connected", "disconnected"], seen  # "connecting" may come before MQTT is up
-    assert all(a != b for a, b in itertools.pairwise(seen)), seen  # published on change only
+    changes = [(s["state"], s["detail"]) for s in states]
+    assert all(a != b for a, b in itertools.pairwise(changes)), changes  # published on change only
     assert all(s["reader"] == "portal-3" and RFC3339_MS.match(s["since"]) for s in states)
     assert "event=stopped pending=0" in log
 
