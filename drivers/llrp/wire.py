@@ -5,7 +5,12 @@ sllurp's ``LLRPMessage`` encodes and decodes every control message; it stays the
 Tag reports are the hot path: sllurp builds a dict per parameter and decodes about 55k-105k tags/s,
 while the ``struct.unpack_from`` walk in :func:`decode_tag_reports` does several times that
 (``benchmarks/llrp_decode.py`` prints both). The fast path is checked against sllurp on randomized
-reports (``tests/test_llrp_wire.py``); a report it cannot walk falls back to sllurp.
+reports (``tests/unit/test_llrp_wire.py``); a report it cannot walk falls back to sllurp.
+
+Errors for a session: ``FrameError`` (the stream cannot be split any further, or a whole message cannot be
+decoded: ``UndecodableMessage``) ends the connection, which the driver logs and opens again;
+``UndecodableReport`` sends a report to sllurp's decoder. Hostile input raises nothing else
+(``tests/unit/test_llrp_fuzz.py``), and what is buffered or cached per reader is bounded.
 """
 
 from __future__ import annotations
@@ -45,14 +50,19 @@ Param_struct["GPOWriteData"].setdefault("encode", _encode_gpo_write_data)
 
 
 class FrameError(ValueError):
-    """A frame header that cannot be trusted: the byte stream cannot be split any further."""
+    """Bytes from the reader that cannot be trusted (a bad header): the connection must be closed."""
+
+
+class UndecodableMessage(FrameError):
+    """A whole message that sllurp's decoder refuses (truncated or malformed parameters)."""
 
 
 class FrameSplitter:
     """Feed bytes as they arrive, get whole LLRP messages (header included) back.
 
     Frames may be split at any byte or come many to a segment. A bad header (version other than 1,
-    length below 10 or above 16 MiB) raises FrameError and the splitter refuses further input.
+    length below 10 or above ``max_size``, 16 MiB) raises FrameError as soon as its 10 bytes are in, so
+    at most ``max_size`` bytes are ever buffered; the splitter then refuses further input.
     """
 
     def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
@@ -72,10 +82,16 @@ class FrameSplitter:
         frames: list[bytes] = []
         pos, end = 0, len(buf)
         while end - pos >= HEADER_SIZE:
-            word, length, _msg_id = HEADER.unpack_from(buf, pos)
+            word, length, msg_id = HEADER.unpack_from(buf, pos)
             version = (word >> 10) & 0x7
             if version != 1 or length < HEADER_SIZE or length > self._max:
-                self._broken = FrameError(f"bad LLRP header: version {version}, length {length}")
+                if version != 1:
+                    problem = f"version {version}, expected 1"
+                elif length < HEADER_SIZE:
+                    problem = f"length {length} below the {HEADER_SIZE}-byte header"
+                else:
+                    problem = f"length {length} above the limit of {self._max} bytes"
+                self._broken = FrameError(f"bad LLRP header (type {word & 0x3FF}, id {msg_id}): {problem}")
                 buf.clear()
                 raise self._broken
             if end - pos < length:
@@ -104,10 +120,16 @@ def encode(name: str, msg_id: int, fields: dict[str, Any] | None = None) -> byte
 
 
 def decode(frame: bytes) -> tuple[str, dict[str, Any]]:
-    """A whole message (header included) -> (sllurp's message name, its fields)."""
-    msg = LLRPMessage(msgbytes=frame)
-    name: str = msg.getName()
-    return name, msg.msgdict[name]
+    """A whole message (header included) -> (sllurp's message name, its fields); UndecodableMessage when
+    sllurp cannot decode it."""
+    try:
+        msg = LLRPMessage(msgbytes=frame)
+        name: str = msg.getName()
+        return name, msg.msgdict[name]
+    except Exception as exc:  # sllurp raises LLRPError, struct.error, IndexError ... on broken input
+        raise UndecodableMessage(
+            f"LLRP message type {message_type(frame)} id {message_id(frame)} cannot be decoded: {exc}"
+        ) from exc
 
 
 class TagReport(NamedTuple):
@@ -186,8 +208,13 @@ def _tag_report(data: bytes, pos: int, end: int) -> TagReport:
         if length < 4 or pos + length > end:
             raise UndecodableReport(f"TLV {ptype & 0x3FF} in TagReportData: bad length {length}")
         if ptype & 0x3FF == 241:  # EPCData: bit count, then the EPC bits padded to whole bytes
+            if length < 6:
+                raise UndecodableReport(f"EPCData of {length} bytes has no bit count")
             bits = _U16.unpack_from(data, pos + 4)[0]
-            epc = data[pos + 6 : pos + 6 + (bits + 7) // 8].hex().upper()
+            stop = pos + 6 + (bits + 7) // 8
+            if stop > pos + length:
+                raise UndecodableReport(f"EPCData of {length} bytes cannot hold {bits} bits")
+            epc = data[pos + 6 : stop].hex().upper()
         pos += length
     return TagReport(
         epc,
@@ -200,10 +227,17 @@ def _tag_report(data: bytes, pos: int, end: int) -> TagReport:
 
 
 def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
-    """The same as :func:`decode_tag_reports`, through sllurp's decoder: the reference and the fallback."""
-    _name, fields = decode(frame)
+    """The same as :func:`decode_tag_reports`, through sllurp's decoder: the reference and the fallback.
+    UndecodableMessage when sllurp cannot decode the frame as an RO_ACCESS_REPORT."""
+    name, fields = decode(frame)
+    tags = fields.get("TagReportData", [])
+    tags = [tags] if isinstance(tags, dict) else tags
+    if name != "RO_ACCESS_REPORT" or not all(isinstance(tag, dict) for tag in tags):
+        raise UndecodableMessage(
+            f"LLRP message type {message_type(frame)} id {message_id(frame)}: not an RO_ACCESS_REPORT"
+        )
     out = []
-    for tag in fields.get("TagReportData", []):
+    for tag in tags:
         epc = tag.get("EPC") or tag.get("EPC-96") or b""
         epc_hex = epc.decode("ascii") if isinstance(epc, bytes) else str(epc)
         first = tag.get("FirstSeenTimestampUTC", tag.get("FirstSeenTimestampUptime"))
@@ -224,6 +258,10 @@ def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
 # ---- RO_ACCESS_REPORT straight to TagRead: the per-read hot path ------------------------------------------
 
 _EPC_CACHE_MAX = 100_000
+# TagReportData layouts learnt per reader: a reader sends one or two (one per content selector), and a
+# body of EPC-96 and every TV field is under 100 bytes. Beyond these, tags are walked without a layout.
+_LAYOUTS_MAX = 64
+_LAYOUT_BODY_MAX = 256
 _FIELD_OF_TV: Final = {1: "antenna", 6: "rssi", 2: "first", 4: "last", 3: "first_up", 5: "last_up", 8: "count"}
 
 
@@ -307,7 +345,9 @@ class TagReadDecoder:
                 try:
                     layout = layouts[length]
                 except KeyError:
-                    layout = layouts[length] = _learn_layout(frame, pos + 4, pos + length)
+                    layout = _learn_layout(frame, pos + 4, pos + length) if length <= _LAYOUT_BODY_MAX else None
+                    if len(layouts) < _LAYOUTS_MAX:
+                        layouts[length] = layout
                 vals = layout.unpack(frame, pos + 4) if layout is not None else None
                 if vals is not None and layout is not None and vals[0::2] == layout.types:
                     raw = vals[1]
