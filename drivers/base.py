@@ -18,7 +18,8 @@ ReadSink = Callable[[list[TagRead]], None]
 
 
 class StatusSink(Protocol):
-    """``(reader, state, detail, extra=None)``: state is ``connecting``, ``connected`` or ``disconnected``.
+    """``(reader, state, detail, extra=None)``: state is ``connecting``, ``connected`` or ``disconnected``, or
+    ``idle`` (connected, answering, and no tag read for a while: LLRP's ``no_reads_after``).
 
     ``extra`` (optional, for drivers that know more) is merged into the retained reader status, e.g.
     ``{"antennas": {"1": "connected", "2": "disconnected"}, "gpi": {"1": "active"}}``.

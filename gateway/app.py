@@ -257,6 +257,7 @@ class Gateway:
             events=dict(self.events_stored),
             readers={name: dict(status) for name, status in self.readers.status.items()},
             reconnects=dict(self.readers.reconnects),
+            idle_episodes=dict(self.readers.idle_episodes),
             scans=scans.scans_total if scans is not None else 0,
             scans_dropped=scans.dropped() if scans is not None else {},
             tracked_tags=pipeline.presence.tracked_count,

@@ -90,6 +90,7 @@ class RospecRun:
         self.detail = "inventorying"
         self.restarted = False  # one more START_ROSPEC was sent after the reader said it was not Active
         self.checks = 0  # GET_ROSPECS sent
+        self.answers = 0  # GET_ROSPECS_RESPONSE received
         self.last_state: int | None = None
         self.failure: str | None = None
 
@@ -122,6 +123,7 @@ class RospecRun:
             return
         state = rospec_states(frame).get(ROSPEC_ID)
         self.last_state = state
+        self.answers += 1
         name = STATES.get(state, "missing") if state is not None else "missing"
         if not self.wanted:
             if state == ACTIVE:  # the reader started it on its own although nothing asked

@@ -23,6 +23,7 @@ from drivers.llrp import setup, wire
 from drivers.llrp.gpio import GpiGate, GpoPulses
 from drivers.llrp.rospec import GET_ROSPECS_RESPONSE, START_ROSPEC_RESPONSE, RospecRun
 from drivers.llrp.settings import LLRPReaderSettings
+from drivers.llrp.watchdog import NoReadWatchdog
 from gateway.domain.log import get_logger
 from gateway.domain.model import TagRead
 
@@ -73,6 +74,7 @@ class Session:
         self.antennas: dict[int, str] = {}
         self.detail = ""
         self.rospec = RospecRun(settings.name, self)
+        self.watchdog = NoReadWatchdog(settings.name, settings.no_reads_after, self.rospec, self, time.monotonic())
         self.gate = (
             GpiGate(settings.name, settings.gpi, self, self.rospec, settings.response_timeout, owner.on_exception)
             if settings.gpi is not None
@@ -193,6 +195,7 @@ class Session:
                     f"no keepalive and no report for {now - self.last_heard:.1f}s (2x keepalive {self.s.keepalive:g}s):"
                     " half-open connection"
                 )
+            self.watchdog.tick(now)
             if self.rospec.failure is not None:
                 raise ConnectionFailed(self.rospec.failure)
             self.outputs.tick(now)
@@ -228,6 +231,7 @@ class Session:
             batch.extend(reads)
             if reads:
                 self.rospec.on_reads(len(reads))
+                self.watchdog.on_reads(len(reads))
             if self.gate is not None:
                 self.gate.count(len(reads))
             if not self.pending or len(batch) >= MAX_BATCH:
@@ -293,4 +297,4 @@ class Session:
 
     def _status(self, detail: str, **extra: Any) -> None:
         self.detail = detail
-        self.owner.set_status("connected", detail, **extra)
+        self.owner.set_status("idle" if self.watchdog.idle else "connected", detail, **extra)

@@ -62,6 +62,12 @@ class LLRPReaderSettings(ReaderSettingsBase):
         5.0, gt=0, description="The reader sends a keepalive this often; none for twice this long = dead link."
     )
     response_timeout: Duration = Field(10.0, gt=0, description="Longest wait for an answer to one request.")
+    no_reads_after: Duration | None = Field(
+        None,
+        gt=0,
+        description="No tag report for this long while the reader answers = state idle, and one corrective step "
+        "(the ROSpec checked, started again if not Active). With a GPI gate only open windows count. Default: off.",
+    )
     gpi: LLRPGpiSettings | None = Field(None, description="Gate reading on a GPI input (photo eye).")
     gpo: dict[Literal["arrived", "departed", "exception"], LLRPGpoPulse] = Field(
         default_factory=dict, description="GPO pulse per event type at this reader's door (light stack, buzzer)."

@@ -4,7 +4,7 @@ Drivers report state changes from their own threads (``report``, thread-safe); t
 them once a turn (``update``) and publishes each changed status retained, and every status again after
 the broker connection comes back (the broker may have lost its retained messages); a change of ``detail``
 alone is published too (``since`` stays). The board also counts reconnects: a reader that connects again
-after it had been connected (back from ``idle`` is not a reconnect).
+after it had been connected (back from ``idle`` is not a reconnect), and idle episodes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ReaderBoard:
         self._changes: queue.SimpleQueue[tuple[str, str, str, float, dict[str, Any] | None]] = queue.SimpleQueue()
         self.status: dict[str, Status] = {}  # reader -> its retained status payload (main loop only)
         self.reconnects: Counter[str] = Counter()
+        self.idle_episodes: Counter[str] = Counter()  # times a reader became idle (connected, no reads)
         self._ever_connected: set[str] = set()
         self._was_connected = False
         self.set_readers(readers)
@@ -67,6 +68,8 @@ class ReaderBoard:
                 status["state"], status["since"], status["detail"] = state, rfc3339(when), detail
                 changed.add(reader)
                 log.info("reader_state", reader=reader, state=state, detail=detail)
+                if state == "idle":
+                    self.idle_episodes[reader] += 1
                 if state == "connected" and previous != "idle":
                     if reader in self._ever_connected:
                         self.reconnects[reader] += 1

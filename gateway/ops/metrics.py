@@ -114,7 +114,19 @@ class GatewayCollector(Collector):
         yield events
 
         connected = GaugeMetricFamily(
-            "dockgate_reader_connected", "1 when the reader is connected and reading.", labels=["reader"]
+            "dockgate_reader_connected",
+            "1 when the reader is connected (also while idle: dockgate_reader_idle says so).",
+            labels=["reader"],
+        )
+        idle = GaugeMetricFamily(
+            "dockgate_reader_idle",
+            "1 while the reader is connected and answers but sent no tag report for no_reads_after.",
+            labels=["reader"],
+        )
+        idle_episodes = CounterMetricFamily(
+            "dockgate_reader_idle_episodes",
+            "Times the reader became idle (no tag report for no_reads_after while connected).",
+            labels=["reader"],
         )
         reconnects = CounterMetricFamily(
             "dockgate_reader_reconnects",
@@ -127,13 +139,18 @@ class GatewayCollector(Collector):
             labels=["reader", "antenna"],
         )
         for reader, status in sorted(snap.readers.items()):
-            connected.add_metric([reader], 1 if status.get("state") == "connected" else 0)
+            state = status.get("state")
+            connected.add_metric([reader], 1 if state in ("connected", "idle") else 0)
+            idle.add_metric([reader], 1 if state == "idle" else 0)
+            idle_episodes.add_metric([reader], snap.idle_episodes.get(reader, 0))
             reconnects.add_metric([reader], snap.reconnects.get(reader, 0))
             antennas = status.get("antennas")
             if isinstance(antennas, dict):
-                for antenna, state in sorted(antennas.items()):
-                    antenna_up.add_metric([reader, str(antenna)], 1 if state == "connected" else 0)
+                for antenna, antenna_state in sorted(antennas.items()):
+                    antenna_up.add_metric([reader, str(antenna)], 1 if antenna_state == "connected" else 0)
         yield connected
+        yield idle
+        yield idle_episodes
         yield reconnects
         yield antenna_up
 

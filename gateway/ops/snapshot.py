@@ -62,6 +62,7 @@ class GatewaySnapshot:
     events: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)  # (type, location) -> stored
     readers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # name -> retained status
     reconnects: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # reader -> times connected again
+    idle_episodes: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # reader -> times it became idle
     scans: int = 0  # scans received from barcode scanners
     scans_dropped: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)  # (reader, reason) -> scans
     tracked_tags: int = 0

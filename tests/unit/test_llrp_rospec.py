@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.llrp.rospec import GET_ROSPECS, RospecRun, llrp_status, rospec_states
+from drivers.llrp.watchdog import NoReadWatchdog
 from simulators.llrp import frames as f
 
 ROSPEC_HEAD = b"\x00\x00\x00\x01\x00"  # ROSpecID 1, priority 0; CurrentState follows
@@ -96,3 +97,81 @@ def test_gated_a_rospec_started_unasked_is_stopped() -> None:
     assert link.details[-1] == "inventorying (GPI active)"
     run.stopped()
     assert not run.confirmed and not run.wanted
+
+
+class StatusLink(FakeLink):
+    """A link whose published details carry the watchdog's state, as the session's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watchdog: NoReadWatchdog | None = None
+        self.states: list[tuple[str, str]] = []
+
+    def publish(self, detail: str, **extra: Any) -> None:
+        super().publish(detail, **extra)
+        assert self.watchdog is not None
+        self.states.append(("idle" if self.watchdog.idle else "connected", detail))
+
+
+def watched(after: float | None) -> tuple[StatusLink, RospecRun, NoReadWatchdog]:
+    link = StatusLink()
+    run = RospecRun("portal", link)
+    dog = NoReadWatchdog("portal", after, run, link, now=0.0)
+    link.watchdog = dog
+    return link, run, dog
+
+
+def test_watchdog_idle_after_no_reads_one_step_per_period_and_recovery() -> None:
+    link, run, dog = watched(5.0)
+    run.start()
+    run.on_frame(rospecs_answer(2))
+    sent = len(link.sent)
+    for t in range(1, 50):  # 0.1 s ticks up to 4.9 s: quiet, not yet idle
+        dog.tick(t / 10)
+    assert not dog.idle and len(link.sent) == sent
+    dog.tick(5.0)
+    assert dog.idle and link.states[-1][0] == "idle" and "checking the ROSpec" in link.states[-1][1]
+    assert link.sent[sent:] == ["GET_ROSPECS"]  # the corrective step: check first
+    run.on_frame(rospecs_answer(2))  # Active: nothing to restart
+    dog.tick(5.1)
+    assert link.states[-1] == ("idle", link.states[-1][1]) and "ROSpec active" in link.states[-1][1]
+    for t in range(52, 100):
+        dog.tick(t / 10)
+    assert link.sent[sent:] == ["GET_ROSPECS"]  # at most one step per no_reads_after
+    dog.tick(10.0)
+    assert link.sent[sent:] == ["GET_ROSPECS", "GET_ROSPECS"]
+    dog.on_reads(0)  # an empty RO_ACCESS_REPORT is not a tag report
+    assert dog.idle
+    dog.on_reads(2)
+    assert not dog.idle and link.states[-1] == ("connected", "inventorying")
+
+
+def test_watchdog_restarts_a_stopped_rospec_then_gives_up_to_a_reconnect() -> None:
+    link, run, dog = watched(2.0)
+    run.start()
+    run.on_frame(rospecs_answer(2))
+    dog.tick(2.0)
+    assert dog.idle
+    run.on_frame(rospecs_answer(1))  # the reader stopped it on its own
+    assert link.sent[-2:] == ["START_ROSPEC", "GET_ROSPECS"] and run.failure is None
+    run.on_frame(rospecs_answer(1))
+    assert run.failure is not None  # the session ends; the driver reconnects with its backoff
+
+
+def test_watchdog_counts_only_open_gpi_windows_and_is_off_by_default() -> None:
+    _, run, dog = watched(3.0)
+    for t in range(1, 100):  # gated, no window open: a quiet dock door is not idle
+        dog.tick(t / 10)
+    assert not dog.idle
+    run.start("inventorying (GPI active)")
+    dog.tick(11.9)
+    run.stopped()  # 2 s of an open window (9.9 to 11.9)
+    dog.tick(50.0)
+    assert not dog.idle
+    run.start("inventorying (GPI active)")
+    dog.tick(51.5)  # 3.5 s open in all
+    assert dog.idle
+    _, off_run, off = watched(None)
+    off_run.start()
+    off.tick(1000.0)
+    assert not off.idle

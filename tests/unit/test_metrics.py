@@ -32,8 +32,13 @@ def test_a_scrape_shows_the_snapshot() -> None:
         read_points=(ReadPointFigures("portal-3", 1, "dock-3", 42, T0), ReadPointFigures("portal-3", 7, None, 3, 0.0)),
         reads_filtered={"arbitration": 5, "backpressure": 0},
         events={("arrived", "dock-3"): 2},
-        readers={"portal-3": {"state": "connected", "antennas": {"1": "connected", "2": "disconnected"}}},
+        readers={
+            "portal-3": {"state": "connected", "antennas": {"1": "connected", "2": "disconnected"}},
+            "portal-4": {"state": "idle", "detail": "no tag report for 30s"},
+            "portal-5": {"state": "disconnected"},
+        },
         reconnects={"portal-3": 1},
+        idle_episodes={"portal-4": 2},
         scans=9,
         scans_dropped={("scanner-3", "duplicate"): 4, ("scanner-9", "no_read_point"): 1},
         outbox=OutboxFigures(pending=6, pending_bytes=600, fault="disk full", is_open=True),
@@ -46,6 +51,13 @@ def test_a_scrape_shows_the_snapshot() -> None:
     assert got[("dockgate_reader_connected", (("reader", "portal-3"),))] == 1
     assert got[("dockgate_antenna_connected", (("antenna", "2"), ("reader", "portal-3")))] == 0
     assert got[("dockgate_reader_reconnects_total", (("reader", "portal-3"),))] == 1
+    # idle is connected (answering) and not reading
+    assert got[("dockgate_reader_connected", (("reader", "portal-4"),))] == 1
+    assert got[("dockgate_reader_connected", (("reader", "portal-5"),))] == 0
+    assert got[("dockgate_reader_idle", (("reader", "portal-4"),))] == 1
+    assert got[("dockgate_reader_idle", (("reader", "portal-3"),))] == 0
+    assert got[("dockgate_reader_idle_episodes_total", (("reader", "portal-4"),))] == 2
+    assert got[("dockgate_reader_idle_episodes_total", (("reader", "portal-3"),))] == 0
     assert got[("dockgate_scans_total", ())] == 9
     assert got[("dockgate_scans_dropped_total", (("reader", "scanner-3"), ("reason", "duplicate")))] == 4
     assert got[("dockgate_outbox_pending_events", ())] == 6
