@@ -15,6 +15,7 @@ from tests.conftest import Broker, Subscriber, free_port, wait_until
 from tests.e2e.test_e2e import spawn, start_simulator, stop
 from tests.e2e.test_ops import get, metric, write_config
 from tests.llrp_harness import EPC, Collected, make_driver
+from tests.unit.test_contract import validator_for
 
 NO_READS_AFTER_S = 1.0
 TAG_FROM_S = 4.0  # the dock door is empty for the first 4 s of inventory
@@ -118,7 +119,10 @@ def test_idle_in_the_retained_status_and_in_metrics_and_back(tmp_path: Path, mos
     assert code == 0, log
     assert metric(text, "dockgate_reader_idle_episodes_total", reader="portal-3") == 1
     assert all(connected == 1 for _, idle, connected in scrapes if idle == 1)  # idle is connected, answering
-    idle_status = next(json.loads(p) for p in sub.on_topic(topic) if json.loads(p)["state"] == "idle")
+    statuses = [json.loads(p) for p in sub.on_topic(topic)]
+    for status in statuses:
+        validator_for("readerStatus").validate(status)  # docs/event.schema.json, idle included
+    idle_status = next(s for s in statuses if s["state"] == "idle")
     assert "no tag report for" in idle_status["detail"], idle_status
     assert "event=no_reads reader=portal-3" in log and "event=reads_resumed reader=portal-3" in log
     assert "event=reconnect" not in log

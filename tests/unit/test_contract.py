@@ -311,6 +311,8 @@ def test_reader_status_and_availability() -> None:
     good = {"reader": "portal-3", "state": "connected", "since": "2026-11-29T08:00:00.412Z", "detail": "inventorying"}
     status.validate(good)
     status.validate({**good, "state": "connecting", "detail": ""})
+    status.validate({**good, "state": "idle", "detail": "no tag report for 30s (no_reads_after 30s) ..."})
+    status.validate({**good, "antennas": {"1": "connected", "2": "disconnected"}, "gpi": {"1": "active"}})
     for bad in (
         {**good, "state": "online"},
         {**good, "since": "yesterday"},
