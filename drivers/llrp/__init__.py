@@ -12,6 +12,8 @@ pulses), so a failing or flooding reader never holds up another one.
 - ``session``: one TCP connection: handshake, requests and answers, what the reader sends on its own.
 - ``setup``: capabilities -> session, mode, power; the reader config and the ROSpec.
 - ``gpio``: GPI gating (read while a photo eye sees something) and GPO pulses.
+- ``rospec``: START_ROSPEC and GET_ROSPECS: ``inventorying`` only once the reader confirms it.
+- ``watchdog``: the no-read watchdog (``no_reads_after``): ``idle``, one corrective step per period.
 - ``wire``: frame splitting, sllurp's codec, and RO_ACCESS_REPORT straight to ``TagRead``.
 
 Nothing is imported here, so that importing the settings does not import sllurp.
