@@ -147,6 +147,10 @@ class UndecodableReport(ValueError):
     """The fast path cannot walk this report (an unknown TV parameter, a truncated one)."""
 
 
+class UnknownParameter(UndecodableReport):
+    """A TV type whose size the fast path does not know: sllurp's decoder may know it."""
+
+
 def decode_tag_reports(frame: bytes) -> list[TagReport]:
     """The TagReportData of one RO_ACCESS_REPORT (header included), walked with ``struct.unpack_from``.
 
@@ -180,7 +184,7 @@ def _tag_report(data: bytes, pos: int, end: int) -> TagReport:
         if first_byte & 0x80:
             ptype = first_byte & 0x7F
             if ptype >= len(tv_sizes) or not tv_sizes[ptype]:
-                raise UndecodableReport(f"unknown TV parameter {ptype}")
+                raise UnknownParameter(f"unknown TV parameter {ptype}")
             value = pos + 1
             pos = value + tv_sizes[ptype]
             if pos > end:
@@ -228,14 +232,20 @@ def _tag_report(data: bytes, pos: int, end: int) -> TagReport:
 
 def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
     """The same as :func:`decode_tag_reports`, through sllurp's decoder: the reference and the fallback.
-    UndecodableMessage when sllurp cannot decode the frame as an RO_ACCESS_REPORT."""
+    UndecodableMessage when sllurp cannot decode the frame as an RO_ACCESS_REPORT, or when its parameters'
+    lengths do not add up (sllurp would read past them: a cut EPC-96 becomes a phantom EPC "000000")."""
+    where = f"LLRP message type {message_type(frame)} id {message_id(frame)}"
+    try:
+        decode_tag_reports(frame)
+    except UnknownParameter:
+        pass
+    except UndecodableReport as exc:
+        raise UndecodableMessage(f"{where} cannot be decoded: {exc}") from exc
     name, fields = decode(frame)
     tags = fields.get("TagReportData", [])
     tags = [tags] if isinstance(tags, dict) else tags
     if name != "RO_ACCESS_REPORT" or not all(isinstance(tag, dict) for tag in tags):
-        raise UndecodableMessage(
-            f"LLRP message type {message_type(frame)} id {message_id(frame)}: not an RO_ACCESS_REPORT"
-        )
+        raise UndecodableMessage(f"{where}: not an RO_ACCESS_REPORT")
     out = []
     for tag in tags:
         epc = tag.get("EPC") or tag.get("EPC-96") or b""
@@ -243,14 +253,7 @@ def tag_reports_via_sllurp(frame: bytes) -> list[TagReport]:
         first = tag.get("FirstSeenTimestampUTC", tag.get("FirstSeenTimestampUptime"))
         last = tag.get("LastSeenTimestampUTC", tag.get("LastSeenTimestampUptime"))
         out.append(
-            TagReport(
-                epc_hex.upper(),
-                tag.get("AntennaID"),
-                tag.get("PeakRSSI"),
-                first,
-                last,
-                tag.get("TagSeenCount"),
-            )
+            TagReport(epc_hex.upper(), tag.get("AntennaID"), tag.get("PeakRSSI"), first, last, tag.get("TagSeenCount"))
         )
     return out
 

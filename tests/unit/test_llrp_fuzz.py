@@ -267,10 +267,28 @@ def test_a_broken_message_is_an_undecodable_message_naming_type_and_id() -> None
     frame = message(13, 77, b"\x01\x1f\x00\xfb\x00")  # SET_READER_CONFIG_RESPONSE, LLRPStatus cut short
     with pytest.raises(wire.UndecodableMessage, match="type 13 id 77"):
         wire.decode(frame)
+    event = message(63, 1, tlv(246, tlv(128, struct.pack("!Q", 1)) + tlv(256, b"\x00\x00")))
     with pytest.raises(wire.UndecodableMessage, match="not an RO_ACCESS_REPORT"):
-        # found by fuzzing: sllurp decodes this READER_EVENT_NOTIFICATION with a TagReportData dict in it
+        wire.reads_via_sllurp(event, "portal", 1.0)
+    # found by fuzzing: sllurp decodes this READER_EVENT_NOTIFICATION with a TagReportData dict in it
+    with pytest.raises(wire.UndecodableMessage, match="type 63 id 1"):
         wire.reads_via_sllurp(bytes.fromhex("043f0000001a0000000100f000160080000ccb00000000750005"), "portal", 1.0)
     assert issubclass(wire.UndecodableMessage, wire.FrameError)
+
+
+def test_the_fallback_refuses_a_report_whose_lengths_do_not_add_up() -> None:
+    """sllurp reads a cut EPC-96 as EPC "000000": a phantom tag. The fallback checks the lengths first."""
+    frame = message(wire.RO_ACCESS_REPORT, 9, struct.pack("!HH", 240, 40) + b"\x8d\x00\x00\x00")
+    with pytest.raises(wire.UndecodableReport):
+        wire.TagReadDecoder("portal").decode(frame, 1.0)
+    with pytest.raises(wire.UndecodableMessage, match=r"type 61 id 9 cannot be decoded: .*bad length 40"):
+        wire.reads_via_sllurp(frame, "portal", 1.0)
+    # an unknown TV type is what the fallback is for: it still goes to sllurp
+    unknown = message(wire.RO_ACCESS_REPORT, 3, tlv(240, epc_param(bytes(12)) + b"\xfe\x00\x00"))
+    with pytest.raises(wire.UnknownParameter):
+        wire.decode_tag_reports(unknown)
+    with pytest.raises(wire.UndecodableMessage, match="type 61 id 3 cannot be decoded"):  # sllurp: no such TV
+        wire.reads_via_sllurp(unknown, "portal", 1.0)
 
 
 def test_many_tag_layouts_from_a_hostile_reader_do_not_grow_memory() -> None:
