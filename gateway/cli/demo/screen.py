@@ -95,7 +95,7 @@ def _readers(view: WatchView, snapshot: GatewaySnapshot) -> Table:
         rate = view.per_antenna.get((reader, antenna), 0.0)
         state = snapshot.readers.get(reader, {}).get("state", "?")
         table.add_row(
-            Text(reader, style="green" if state == "connected" else "red"),
+            Text(reader, style={"connected": "green", "idle": "yellow"}.get(state, "red")),
             str(antenna),
             location,
             side or "-",
