@@ -92,6 +92,9 @@ class RospecRun:
         self.checks = 0  # GET_ROSPECS sent
         self.answers = 0  # GET_ROSPECS_RESPONSE received
         self.last_state: int | None = None
+        self.last_state_name = "unknown"  # of the last answer: disabled, inactive, active, missing, unknown
+        self.check_id: int | None = None  # message id of the last GET_ROSPECS
+        self.step = False  # a corrective step (the watchdog's) waits for its answer
         self.failure: str | None = None
 
     def start(self, detail: str = "inventorying", **extra: Any) -> None:
@@ -105,7 +108,20 @@ class RospecRun:
 
     def check(self) -> None:
         self.checks += 1
-        self.link.send_raw(GET_ROSPECS)
+        self.check_id = self.link.send_raw(GET_ROSPECS)
+
+    def corrective_step(self) -> None:
+        """GET_ROSPECS; START_ROSPEC again if it is not Active (or, on a reader without GET_ROSPECS, at once);
+        still not Active after that ends the session."""
+        self.restarted, self.step = False, True
+        self.check()
+
+    def on_error(self, msg_id: int) -> bool:
+        """An ERROR_MESSAGE: True when it answers our GET_ROSPECS (a reader without it)."""
+        if msg_id != self.check_id:
+            return False
+        self._unknown(0, "ERROR_MESSAGE")
+        return True
 
     def on_reads(self, reads: int) -> None:
         if reads and self.wanted and not self.confirmed:
@@ -119,12 +135,12 @@ class RospecRun:
                 log.info("start_rospec_refused", reader=self.reader, code=code, detail=text, tolerated=True)
             return
         if code != 0:
-            log.info("get_rospecs_refused", reader=self.reader, code=code, detail=text)
+            self._unknown(code, text)
             return
         state = rospec_states(frame).get(ROSPEC_ID)
-        self.last_state = state
-        self.answers += 1
         name = STATES.get(state, "missing") if state is not None else "missing"
+        self.last_state, self.last_state_name, self.step = state, name, False
+        self.answers += 1
         if not self.wanted:
             if state == ACTIVE:  # the reader started it on its own although nothing asked
                 log.warning("rospec_active_unasked", reader=self.reader, state=name)
@@ -143,6 +159,16 @@ class RospecRun:
         self.restarted = True
         self.link.send("START_ROSPEC", {"ROSpecID": ROSPEC_ID})
         self.check()
+
+    def _unknown(self, code: int, text: str) -> None:
+        """GET_ROSPECS refused: reports confirm instead; a corrective step starts it blind."""
+        log.info("get_rospecs_refused", reader=self.reader, code=code, detail=text)
+        self.last_state, self.last_state_name = None, "unknown"
+        self.answers += 1
+        if self.step and self.wanted:
+            log.info("start_rospec_blind", reader=self.reader)
+            self.link.send("START_ROSPEC", {"ROSpecID": ROSPEC_ID})  # "already active" is tolerated
+        self.step = False
 
     def _confirm(self, by: str) -> None:
         self.confirmed = True

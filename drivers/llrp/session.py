@@ -252,6 +252,8 @@ class Session:
         if name == "READER_EVENT_NOTIFICATION":
             self._reader_event(msg.get("ReaderEventNotificationData", {}))
         elif name == "ERROR_MESSAGE":
+            if self.rospec.on_error(wire.message_id(frame)):
+                return
             status = msg.get("LLRPStatus", {})
             log.info(
                 "error_message",

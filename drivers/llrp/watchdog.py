@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from drivers.llrp.rospec import STATES, RospecRun
+from drivers.llrp.rospec import RospecRun
 from gateway.domain.log import get_logger
 
 log = get_logger(__name__)
@@ -59,9 +59,10 @@ class NoReadWatchdog:
             self._step()
         elif self.idle and not self._reported_state and self.rospec.answers > self._answers_at_step:
             self._reported_state = True
-            state = self.rospec.last_state
-            name = STATES.get(state, "missing") if state is not None else "missing"
-            self.link.publish(f"{self._quiet()}; ROSpec {name}" + (": no tags in the field?" if state == 2 else ""))
+            name = self.rospec.last_state_name
+            self.link.publish(
+                f"{self._quiet()}; ROSpec {name}" + (": no tags in the field?" if name == "active" else "")
+            )
 
     def _quiet(self) -> str:
         return f"no tag report for {self.quiet_s:.0f}s (no_reads_after {self.after:g}s) while the reader answers"
@@ -76,5 +77,4 @@ class NoReadWatchdog:
         log.info("no_reads_step", reader=self.reader, step=self.steps, action="GET_ROSPECS")
         self.link.publish(f"{self._quiet()}: checking the ROSpec")
         self._answers_at_step, self._reported_state = self.rospec.answers, False
-        self.rospec.restarted = False  # one more START_ROSPEC if it is not Active, then the session ends
-        self.rospec.check()
+        self.rospec.corrective_step()

@@ -175,3 +175,20 @@ def test_watchdog_counts_only_open_gpi_windows_and_is_off_by_default() -> None:
     off_run.start()
     off.tick(1000.0)
     assert not off.idle
+
+
+def test_watchdog_on_a_reader_without_get_rospecs_starts_it_blind() -> None:
+    link, run, dog = watched(2.0)
+    run.start()
+    assert run.check_id is not None
+    assert not run.on_error(run.check_id + 100)  # some other message's ERROR_MESSAGE
+    assert run.on_error(run.check_id)  # GET_ROSPECS unsupported at start: nothing more, reports will tell
+    assert link.sent == ["START_ROSPEC", "GET_ROSPECS"] and run.failure is None
+    dog.tick(2.0)
+    assert dog.idle and link.sent[-1] == "GET_ROSPECS"
+    assert run.on_error(run.check_id)
+    assert link.sent[-1] == "START_ROSPEC"  # the corrective step, blind
+    dog.tick(2.1)
+    assert "ROSpec unknown" in link.states[-1][1] and run.failure is None
+    dog.on_reads(1)
+    assert link.states[-1] == ("connected", "inventorying")  # confirmed by the reports, too
