@@ -5,7 +5,9 @@ session turns into a log line and a reconnect: ``wire.FrameError`` (a broken str
 that cannot be decoded: ``wire.UndecodableMessage``) and ``wire.UndecodableReport`` (the fast path gives
 the report to sllurp's decoder). Work is bounded per byte, and memory by the message size limit.
 
-Frames are built here with ``struct`` (not with the simulator's codec), so these tests hold on their own.
+Frames are built here with ``struct`` (not with the simulator's codec), so these tests hold on their own;
+the last tests take their parameters from pyllrp, an independent encoder: EPC-96 and EPCData of 128 and
+496 bits in one report, Impinj Custom parameters before and after the standard ones.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import itertools
 import struct
 import time
 import tracemalloc
+from typing import Any
 
+import bitstring
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyllrp import pyllrp as P
 
 from drivers.llrp import wire
 
@@ -319,3 +324,87 @@ def test_decoding_work_is_bounded_on_a_large_hostile_report() -> None:
     for _ in range(10):
         assert len(wire.TagReadDecoder("portal").decode(frame, 1.0)) == 901
     assert time.perf_counter() - start < 10
+
+
+# ---- reports built by pyllrp, an independent encoder: EPCData and vendor parameters ----------------------
+
+_PYLLRP_EPC_BITS = [96, 128, 496]
+
+
+def _pyllrp_param(param: Any) -> bytes:
+    data: bytes = param.pack(bitstring.BitStream()).tobytes()
+    return data
+
+
+@st.composite
+def pyllrp_tag(draw: st.DrawFn) -> tuple[bytes, wire.TagReport]:
+    """One TagReportData, each parameter encoded by pyllrp: an EPC of 96 (EPC-96), 128 or 496 bits
+    (EPCData), standard fields, and Impinj Custom parameters anywhere among them, the EPC included."""
+    bits = draw(st.sampled_from(_PYLLRP_EPC_BITS))
+    epc = draw(st.binary(min_size=bits // 8, max_size=bits // 8))
+    antenna, rssi = draw(st.integers(1, 4)), draw(st.integers(-90, -20))
+    first, last, count = draw(st.integers(1, 2**63)), draw(st.integers(1, 2**63)), draw(st.integers(1, 65535))
+    epc_param = P.EPC_96_Parameter(EPC=int.from_bytes(epc, "big")) if bits == 96 else P.EPCData_Parameter(EPC=epc)
+    standard = [
+        epc_param,
+        P.AntennaID_Parameter(AntennaID=antenna),
+        P.PeakRSSI_Parameter(PeakRSSI=rssi),
+        P.FirstSeenTimestampUTC_Parameter(Microseconds=first),
+        P.LastSeenTimestampUTC_Parameter(Microseconds=last),
+        P.TagSeenCount_Parameter(TagCount=count),
+    ]
+    parts = [_pyllrp_param(p) for p in standard]
+    vendor = [
+        P.ImpinjPeakRSSI_Parameter(RSSI=rssi * 100),
+        P.ImpinjRFPhaseAngle_Parameter(PhaseAngle=draw(st.integers(0, 4095))),
+        P.ImpinjRFDopplerFrequency_Parameter(DopplerFrequency=draw(st.integers(-32768, 32767))),
+    ]
+    for param in draw(st.lists(st.sampled_from(vendor), max_size=3)):
+        parts.insert(draw(st.integers(0, len(parts))), _pyllrp_param(param))
+    expected = wire.TagReport(epc.hex().upper(), antenna, rssi, first, last, count)
+    return tlv(240, b"".join(parts)), expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(pyllrp_tag(), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_epcdata_and_vendor_parameters_from_pyllrp_decode_to_what_was_encoded(
+    tags: list[tuple[bytes, wire.TagReport]], msg_id: int
+) -> None:
+    frame = message(wire.RO_ACCESS_REPORT, msg_id, b"".join(t for t, _ in tags))
+    expected = [e for _, e in tags]
+    assert wire.decode_tag_reports(frame) == expected
+    assert wire.tag_reports_via_sllurp(frame) == expected  # the fallback too
+    reads = wire.TagReadDecoder("portal").decode(frame, 1.0)
+    assert [(r.epc, r.antenna, r.rssi, r.reader_time, r.seen_count) for r in reads] == [
+        (e.epc, e.antenna, float(e.rssi or 0), (e.last_seen_us or 0) / 1e6, e.seen_count) for e in expected
+    ]
+
+
+def test_pyllrp_encodes_an_ro_access_report_the_driver_reads_on_both_paths() -> None:
+    """A whole message from pyllrp (its own header and parameter order): EPC-96, EPCData of 128 and 496
+    bits in one report, Impinj parameters at the end of each TagReportData, where LLRP puts Custom."""
+    epcs = [bytes.fromhex("3034257BF7194E4000001A85"), bytes(range(16)), bytes(range(62))]
+    data = []
+    for i, epc in enumerate(epcs):
+        first = P.EPC_96_Parameter(EPC=int.from_bytes(epc, "big")) if len(epc) == 12 else P.EPCData_Parameter(EPC=epc)
+        data.append(
+            P.TagReportData_Parameter(
+                Parameters=[
+                    first,
+                    P.AntennaID_Parameter(AntennaID=i + 1),
+                    P.PeakRSSI_Parameter(PeakRSSI=-50 - i),
+                    P.LastSeenTimestampUTC_Parameter(Microseconds=1_700_000_000_000_000 + i),
+                    P.ImpinjPeakRSSI_Parameter(RSSI=-5000 - 100 * i),
+                    P.ImpinjRFPhaseAngle_Parameter(PhaseAngle=1000 + i),
+                ]
+            )
+        )
+    frame = _pyllrp_param(P.RO_ACCESS_REPORT_Message(MessageID=77, Parameters=data))
+    expected = [
+        wire.TagReport(epc.hex().upper(), i + 1, -50 - i, None, 1_700_000_000_000_000 + i, None)
+        for i, epc in enumerate(epcs)
+    ]
+    assert wire.decode_tag_reports(frame) == expected
+    assert wire.tag_reports_via_sllurp(frame) == expected
+    assert [r.epc for r in wire.TagReadDecoder("portal").decode(frame, 1.0)] == [e.epc for e in expected]
+    assert [r.epc for r in wire.reads_via_sllurp(frame, "portal", 1.0)] == [e.epc for e in expected]
