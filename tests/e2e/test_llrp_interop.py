@@ -6,6 +6,8 @@ reader's status goes connected; the driver's messages are the ones LLRP asks for
 from __future__ import annotations
 
 import json
+import logging
+import random
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -174,3 +176,55 @@ def test_a_flood_of_keepalives_is_answered_and_reading_goes_on(reader: PyllrpRea
     finally:
         driver.stop()
     assert reader.connections == 1  # no reconnect
+
+
+def _storm(seed: int, count: int) -> list[bytes]:
+    """Hostile messages with consistent headers: answers to the driver's requests (their ids are small)
+    with a broken or odd LLRPStatus, reports cut or with random bytes changed, random bodies."""
+    rng = random.Random(seed)
+    report = _header(61, 10 + 21) + struct.pack("!HH", 240, 21) + b"\x8d" + bytes(range(12)) + b"\x81\x00\x01\x86\xc4"
+    out = []
+    for _ in range(count):
+        kind = rng.randrange(3)
+        if kind == 0:
+            body = struct.pack("!HHHH", 287, 8 + rng.randrange(8), rng.randrange(300), rng.randrange(20))
+            body += rng.randbytes(rng.randrange(12))
+            msg_type = rng.choice([11, 13, 30, 31, 32, 33, 34, 36, 4, 100])
+            out.append(_header(msg_type, 10 + len(body), rng.randrange(40)) + body)
+        elif kind == 1:
+            frame = bytearray(report)
+            for _ in range(rng.randrange(1, 4)):
+                frame[rng.randrange(10, len(frame))] = rng.randrange(256)
+            out.append(bytes(frame))
+        else:
+            body = rng.randbytes(rng.randrange(40))
+            out.append(_header(rng.choice([61, 63, 100, 1023, 5]), 10 + len(body), rng.randrange(40)) + body)
+    return out
+
+
+def test_a_storm_of_hostile_messages_never_crashes_the_session(
+    reader: PyllrpReader, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At worst a reconnect with the reason: never an exception the driver does not expect, which it
+    would log as session_crashed and wait reconnect_delay_max for."""
+    caplog.set_level(logging.INFO)
+    reader.set_tags({"3034257BF7194E4000001A85": 1})
+    collected = Collected()
+    driver = make_driver(reader.port, collected, keepalive=1.0, reconnect_delay_min=0.05, reconnect_delay_max=0.3)
+    driver.start()
+    try:
+        wait_until(lambda: len(collected.reads) > 0, 10, "first reads")
+        storm = _storm(seed=13, count=150)
+        for frame in storm:
+            reader.inject(frame)
+            time.sleep(0.02)
+        calm = time.monotonic()
+        wait_until(lambda: collected.reads_after(calm + 0.5) > 0, 10, "reads after the storm")
+    finally:
+        driver.stop()
+    crashed = [r.getMessage() for r in caplog.records if "session_crashed" in r.getMessage() or r.exc_info]
+    assert not crashed, crashed
+    sent = b"".join(storm)  # a changed byte inside an EPC is a valid report of another tag; nothing else
+    phantoms = {r.epc for _, r in collected.reads} - {"3034257BF7194E4000001A85"}
+    assert all(bytes.fromhex(epc) in sent for epc in phantoms), phantoms
+    assert not reader.errors, reader.errors
