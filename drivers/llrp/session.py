@@ -16,6 +16,7 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from typing import Any, Protocol
 
 from drivers.base import ExceptionSink
@@ -63,7 +64,7 @@ class Session:
         self.stop = stop
         self.owner = owner
         self.splitter = wire.FrameSplitter()
-        self.pending: list[bytes] = []
+        self.pending: deque[bytes] = deque()  # whole frames of the last recv(), taken from the front
         self.decoder = wire.TagReadDecoder(settings.name)
         # Reads of every report from one recv() go to the core as one batch, stamped with one clock
         # reading: per-read work stays in the decoder, per-batch work (queue, wake-up) is paid once.
@@ -114,7 +115,7 @@ class Session:
             self.received_at = time.time()
             self.pending.extend(self.splitter.feed(data))
         self.last_heard = time.monotonic()
-        return self.pending.pop(0)
+        return self.pending.popleft()
 
     def request(self, name: str, fields: dict[str, Any] | None = None, *, required: bool = True) -> dict[str, Any]:
         """Send and wait for the answer with the same message id, handling whatever comes between."""

@@ -83,7 +83,7 @@ class Dispatcher:
         self._max_inflight = max_inflight
         self._retry_delay_max = retry_delay_max
         self._latency = latency
-        self._rows_per_room = 2 if epcis else 1  # messages per outbox row, at most
+        self._messages_per_row = 2 if epcis else 1  # messages per outbox row, at most
         self._cursor = 0  # highest seq handed to the publisher
         self._in_flight: dict[int, MessageKey] = {}  # message id -> what it is
         self._parts_left: dict[int, int] = {}  # seq -> parts of the row still without PUBACK
@@ -145,7 +145,7 @@ class Dispatcher:
         if room <= 0:
             return
         publish = self.publisher.publish
-        for item in outbox.next_batch(self._cursor, max(1, room // self._rows_per_room)):
+        for item in outbox.next_batch(self._cursor, max(1, room // self._messages_per_row)):
             seq = item.seq
             self._in_flight[publish(item.topic, item.payload)] = MessageKey(seq, Part.EVENT)
             parts = 1
