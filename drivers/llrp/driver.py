@@ -13,7 +13,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_nev
 
 from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from drivers.llrp import wire
-from drivers.llrp.session import ConnectionFailed, Session, Stopped
+from drivers.llrp.session import ConnectionFailed, ReaderHeld, Session, Stopped
 from drivers.llrp.settings import LLRPGpoPulse, LLRPReaderSettings
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, TagRead
@@ -43,6 +43,7 @@ class LLRPDriver(SupervisedDriver):
         self.sessions = 0  # sessions that reached inventory
         self.door: str | None = settings.gpi.location if settings.gpi else None
         self._extra: dict[str, Any] = {}
+        self._held: tuple[float, int] | None = None  # (since, attempts refused) while another client holds it
         self._gpo_by_type: dict[str, LLRPGpoPulse] = {str(k): v for k, v in settings.gpo.items()}
 
     # ---- interface -----------------------------------------------------------------------------
@@ -123,17 +124,38 @@ class LLRPDriver(SupervisedDriver):
         try:
             session.handshake()
             connected_at = time.monotonic()
+            if self._held is not None:
+                since, refused = self._held
+                self._held = None
+                log.info("reader_freed", reader=self.name, held_s=round(connected_at - since, 1), refused=refused)
             self.sessions += 1
             session.run()
             session.close_politely()
         except (OSError, wire.FrameError, wire.UndecodableReport) as exc:
             raise self._lost(f"connection lost: {exc}", connected_at) from exc
+        except ReaderHeld as exc:
+            self._on_held(exc)
+            raise self._lost(str(exc), connected_at) from exc
         except ConnectionFailed as exc:
             raise self._lost(str(exc), connected_at) from exc
         finally:
             sock.close()
         if self._stop.is_set():
             raise Stopped()
+
+    def _on_held(self, exc: ReaderHeld) -> None:
+        """One warning per episode (the reconnect lines say the rest): what the reader said and what to do."""
+        if self._held is not None:
+            self._held = (self._held[0], self._held[1] + 1)
+            return
+        self._held = (time.monotonic(), 1)
+        log.warning(
+            "reader_held",
+            reader=self.name,
+            status=exc.status,
+            detail="another LLRP client, or a stale session the reader has not timed out yet, holds the reader; "
+            "retrying with backoff (stop the other client, or wait for the reader to free it)",
+        )
 
     def _lost(self, detail: str, connected_at: float | None = None) -> Exception:
         self.set_status("disconnected", detail)

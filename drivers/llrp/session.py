@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from drivers.base import ExceptionSink
 from drivers.llrp import setup, wire
 from drivers.llrp.gpio import GpiGate, GpoPulses
+from drivers.llrp.liveness import ERROR_MESSAGE, GET_READER_CONFIG_RESPONSE, Liveness
 from drivers.llrp.rospec import GET_ROSPECS_RESPONSE, START_ROSPEC_RESPONSE, RospecRun
 from drivers.llrp.settings import LLRPReaderSettings
 from drivers.llrp.watchdog import NoReadWatchdog
@@ -32,11 +33,20 @@ log = get_logger(__name__)
 
 POLL_S = 0.05
 MAX_BATCH = 5000  # reads handed to the core at once, at most
+HELD = "another client holds the reader"
 _UNSOLICITED = (wire.RO_ACCESS_REPORT, wire.KEEPALIVE, wire.READER_EVENT_NOTIFICATION)
 
 
 class ConnectionFailed(Exception):
     """This connection attempt or session is over; ``str()`` says why (for the log and the status)."""
+
+
+class ReaderHeld(ConnectionFailed):
+    """The reader refused us: another client (often a stale session of a previous one) holds it."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(HELD)
+        self.status = status
 
 
 class Stopped(Exception):
@@ -82,6 +92,7 @@ class Session:
             else None
         )
         self.outputs = GpoPulses(settings.name, self, owner.gpo_commands)
+        self.liveness = Liveness(settings.name, settings.keepalive, settings.response_timeout, self, time.monotonic())
         self.closing = False  # saying goodbye: wait for answers although stop() was called
         self._next_id = 0
 
@@ -155,7 +166,7 @@ class Session:
             raise ConnectionFailed(f"expected a ConnectionAttemptEvent, got {name}")
         if attempt.get("Status") != "Success":
             if "already exists" in str(attempt.get("Status")):
-                raise ConnectionFailed("another client holds the reader")
+                raise ReaderHeld(str(attempt.get("Status")))
             raise ConnectionFailed(f"the reader refused the connection: {attempt.get('Status')}")
         self.caps = setup.parse_capabilities(self.request("GET_READER_CAPABILITIES", {"RequestedData": 0}))
         inventory = setup.choose_inventory(s, self.caps)
@@ -185,17 +196,15 @@ class Session:
         )
 
     def run(self) -> None:
-        silence = 2 * self.s.keepalive
+        self.liveness.started = time.monotonic()
         while not self.stop.is_set():
             frame = self.next_frame(time.monotonic() + POLL_S)
             if frame is not None:
                 self.dispatch(frame)
             now = time.monotonic()
-            if now - self.last_heard > silence:
-                raise ConnectionFailed(
-                    f"no keepalive and no report for {now - self.last_heard:.1f}s (2x keepalive {self.s.keepalive:g}s):"
-                    " half-open connection"
-                )
+            dead = self.liveness.check(now, self.last_heard)
+            if dead is not None:
+                raise ConnectionFailed(dead)
             self.watchdog.tick(now)
             if self.rospec.failure is not None:
                 raise ConnectionFailed(self.rospec.failure)
@@ -240,8 +249,11 @@ class Session:
             return
         self.flush()  # reads before this message go first
         if kind == wire.KEEPALIVE:
+            self.liveness.on_keepalive()
             self.sock.sendall(wire.encode("KEEPALIVE_ACK", wire.message_id(frame)))
             return
+        if kind in (GET_READER_CONFIG_RESPONSE, ERROR_MESSAGE) and self.liveness.on_answer(wire.message_id(frame)):
+            return  # the link probe's answer (a reader without keepalives)
         if kind in (START_ROSPEC_RESPONSE, GET_ROSPECS_RESPONSE):
             self.rospec.on_frame(frame)
             return

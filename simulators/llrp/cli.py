@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpi", action="append", default=[], metavar="PORT@START+DURATION", help="a GPI pulse, e.g. 1@2s+300ms"
     )
     parser.add_argument(
-        "--quirk", action="append", default=[], choices=list(QUIRKS), help="misbehave like some readers"
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="QUIRK",
+        help=f"misbehave like some readers: {', '.join(QUIRKS)} (stale-session=S and reboot-after=S take a time)",
     )
     parser.add_argument(
         "--replay",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from simulators.llrp.capabilities import VENDORS
 from simulators.llrp.field_events import FieldSchedule
+from simulators.llrp.link_quirks import TIMED, LinkQuirks, quirk_name
 from simulators.llrp.recording import Recording
 from simulators.llrp.rospec import ROSpec
 from simulators.llrp.scenario import Scenario
@@ -20,6 +21,9 @@ from simulators.llrp.scenario import Scenario
 QUIRKS = (
     "error-on-events-and-reports",  # answer ENABLE_EVENTS_AND_REPORTS (which has no answer) with ERROR_MESSAGE
     "start-needs-start-rospec",  # an Immediate start trigger does not start the ROSpec: only START_ROSPEC does
+    "no-keepalives",  # never sends KEEPALIVE, even when asked (link_quirks.py, as the two below)
+    "stale-session",  # =S: a previous client's session is held for S seconds, then freed
+    "reboot-after",  # =S: reboots S seconds after the first client connects
 )
 
 
@@ -44,6 +48,7 @@ class Reader:
     close_connections: int = 0  # CLOSE_CONNECTION requests received
     disconnected_antennas: set[int] = field(default_factory=set)
     gpi_state: dict[int, bool] = field(default_factory=dict)
+    link: LinkQuirks = field(default_factory=LinkQuirks)  # connection-side quirks and their state
 
     @classmethod
     def configure(
@@ -65,12 +70,16 @@ class Reader:
             raise ValueError(f"speed: expected a number > 0, got {speed}")
         if vendor not in VENDORS:
             raise ValueError(f"vendor: expected one of {', '.join(VENDORS)}, got {vendor!r}")
-        unknown_quirks = sorted(set(quirks) - set(QUIRKS))
+        unknown_quirks = sorted({quirk_name(q) for q in quirks} - set(QUIRKS))
         if unknown_quirks:
             raise ValueError(f"quirk: expected one of {', '.join(QUIRKS)}, got {unknown_quirks[0]!r}")
+        plain = [q for q in quirks if quirk_name(q) not in TIMED]
+        link = LinkQuirks.from_quirks(quirks)  # ValueError for a timed quirk without its time
         if replay_rate is not None and replay_rate <= 0:
             raise ValueError(f"rate: expected reads/s > 0, got {replay_rate}")
-        return cls(scenario, antennas, loop, speed, vendor, frozenset(quirks), replay, replay_rate, schedule)
+        reader = cls(scenario, antennas, loop, speed, vendor, frozenset(plain), replay, replay_rate, schedule)
+        reader.link = link
+        return reader
 
     def antennas_of(self, rospec: ROSpec) -> frozenset[int]:
         """The antennas a ROSpec reads on: those it names that the reader has, or all of them."""

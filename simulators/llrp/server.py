@@ -12,11 +12,13 @@ import logging
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Sequence
 
 from simulators.llrp import frames as f
 from simulators.llrp.faults import Fault, GpiPulse
 from simulators.llrp.field_events import FieldSchedule
+from simulators.llrp.link_quirks import REBOOT_DOWN_S
 from simulators.llrp.reader import Reader, utc_micros
 from simulators.llrp.recording import Recording
 from simulators.llrp.scenario import Scenario
@@ -144,8 +146,12 @@ class LLRPSimulator:
         with selectors.DefaultSelector() as sel:
             sel.register(self._listener, selectors.EVENT_READ)
             while not self.reader.stopping.is_set():
+                if not self._follow_reboot(sel):
+                    self.reader.stopping.wait(0.05)
+                    continue
                 if not sel.select(0.1):
                     continue
+                assert self._listener is not None
                 try:
                     conn, peer = self._listener.accept()
                 except (BlockingIOError, InterruptedError):
@@ -155,27 +161,57 @@ class LLRPSimulator:
                     continue
                 self._admit(conn, f"{peer[0]}:{peer[1]}")
 
+    def _follow_reboot(self, sel: selectors.BaseSelector) -> bool:
+        """Quirk reboot-after: no listener while the reader is down (connections are refused), the same
+        port again once it is up. True when listening."""
+        down = self.reader.link.down(time.monotonic())
+        with self._lock:
+            if down and self._listener is not None:
+                sel.unregister(self._listener)
+                self._listener.close()
+                self._listener = None
+                log.info("event=rebooting port=%d refusing_s=%.1f", self._port, REBOOT_DOWN_S)
+            elif not down and self._listener is None:
+                listener = socket.create_server((self.host, self._port), reuse_port=False)
+                listener.setblocking(False)
+                self._listener = listener
+                sel.register(listener, selectors.EVENT_READ)
+                log.info("event=rebooted port=%d rospecs=0 config=default", self._port)
+            return self._listener is not None
+
     def _admit(self, conn: socket.socket, peer: str) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.settimeout(SEND_TIMEOUT_S)
+        now = time.monotonic()
+        if self.reader.link.down(now):  # rebooting: the session just dropped, the listener closes next
+            conn.close()
+            return
         with self._lock:
             self._sessions = [s for s in self._sessions if s.alive]
             busy = self._current is not None
+        if not busy and self.reader.link.held_by_stale_session(now):
+            log.info("event=client_refused peer=%s reason=stale_session quirk=stale-session", peer)
+            self._refuse(conn)
+            return
+        with self._lock:
             if not busy:
                 session = ClientSession(self.reader, conn, peer, self._session_ended)
                 self._current = session
                 self._sessions.append(session)
         if busy:
             log.info("event=client_refused peer=%s reason=client_connection_exists", peer)
-            try:
-                conn.settimeout(1.0)
-                conn.sendall(f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, utc_micros()))
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
+            self._refuse(conn)
             return
         session.start()
+
+    def _refuse(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(1.0)
+            conn.sendall(f.connection_attempt_event(0, f.CONN_FAILED_CLIENT_CONNECTION_EXISTS, utc_micros()))
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.close()
 
     def _session_ended(self, session: ClientSession) -> None:
         with self._lock:

@@ -85,6 +85,7 @@ class ClientSession:
     def _run(self) -> None:
         log.info("event=client_connected peer=%s", self.peer)
         self.reader.schedule.client_connected(time.monotonic())
+        self.reader.link.client_connected(time.monotonic())
         reason = "closed"
         try:
             self._send(f.connection_attempt_event(self._reader_msg_id(), f.CONN_SUCCESS, utc_micros()))
@@ -200,6 +201,9 @@ class ClientSession:
     def _tick(self, now: float) -> None:
         for event in self.reader.schedule.due(now):
             self._play(event)
+        if self.reader.link.reboot_due(now):  # quirk reboot-after: the acceptor refuses while it is down
+            log.info("event=reboot peer=%s quirk=reboot-after", self.peer)
+            raise _Drop()
         if self.silent:
             return
         inv = self.inventory
@@ -219,7 +223,7 @@ class ClientSession:
             if inv.stop_at is not None and now >= inv.stop_at:
                 log.info("event=rospec_done peer=%s rospec_id=%d", self.peer, inv.rospec.rospec_id)
                 self.end_inventory(STATE_INACTIVE)
-        if self.next_keepalive is not None and now >= self.next_keepalive:
+        if self.next_keepalive is not None and now >= self.next_keepalive and not self.reader.link.no_keepalives:
             self._send(f.keepalive(self._reader_msg_id()))
             self.next_keepalive = now + self.config.keepalive_ms / 1000.0
 
