@@ -179,4 +179,7 @@ def rospec(s: LLRPReaderSettings, caps: Capabilities, inventory: Inventory) -> d
     # Null: the driver starts it with START_ROSPEC (at once, or on GPI events when gated), because not
     # every reader starts an Immediate ROSpec on ENABLE_ROSPEC (drivers/llrp/rospec.py)
     spec["ROBoundarySpec"]["ROSpecStartTrigger"]["ROSpecStartTriggerType"] = "Null"
+    # N in the ROReportSpec too (sllurp puts it only in the AISpec's tag observation trigger): some readers
+    # report only when the ROSpec ends unless the ROReportSpec itself asks for every N tags
+    spec["ROReportSpec"]["N"] = s.report_every_n_tags
     return spec

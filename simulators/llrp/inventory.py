@@ -16,15 +16,11 @@ from simulators.llrp import frames as f
 from simulators.llrp.capabilities import ReaderConfig
 from simulators.llrp.reader import Reader
 from simulators.llrp.recording import ReplayCursor
+from simulators.llrp.report_quirks import report_timing, reported_epc, with_custom_params
 from simulators.llrp.rospec import ROSpec
 from simulators.llrp.scenario import ReadStream, TagRead
 
 log = logging.getLogger("simulators.llrp")
-
-# ROReportTrigger values (section 16.2.7.1)
-_UPON_N_TAGS = (1, 2)
-_UPON_N_SECONDS = (3, 4)
-_UPON_N_MILLISECONDS = (5, 6)
 
 
 class Inventory:
@@ -33,17 +29,13 @@ class Inventory:
     def __init__(self, rospec: ROSpec, config: ReaderConfig, reader: Reader, peer: str, now: float) -> None:
         trigger = rospec.report_trigger if rospec.report_trigger is not None else config.ro_report_trigger
         n = rospec.report_n if rospec.report_trigger is not None else config.ro_report_n
-        every_s = rospec.observation_timeout_ms / 1000.0
-        if trigger in _UPON_N_MILLISECONDS and n:
-            every_s = n / 1000.0
-        elif trigger in _UPON_N_SECONDS and n:
-            every_s = float(n)
-        elif not every_s and rospec.ai_duration_ms:
-            every_s = rospec.ai_duration_ms / 1000.0  # each AISpec run ends and reports
+        report_n, every_s = report_timing(
+            reader.quirks, trigger, n, rospec.observation_n, rospec.observation_timeout_ms, rospec.ai_duration_ms
+        )
         self.rospec = rospec
         self.reader = reader
         self.peer = peer
-        self.report_n = n if trigger in _UPON_N_TAGS and n else rospec.observation_n  # 0: not by count
+        self.report_n = report_n  # 0: not by count
         self.report_every_s = every_s  # 0: not by time
         self.stop_at = now + rospec.stop_duration_ms / 1000.0 if rospec.stop_duration_ms else None
         self.last_report = now
@@ -52,6 +44,7 @@ class Inventory:
         self.replay = ReplayCursor(reader.replay, reader.replay_rate, now) if reader.replay is not None else None
         self._stream = ReadStream(reader.scenario, reader.antennas_of(rospec))
         self._encoder = f.TagReportEncoder(rospec.selector or config.selector, rospec_id=rospec.rospec_id)
+        self._customs = "vendor-custom-params" in reader.quirks
         self._mono_start = now
         self._epoch_start = time.time()
 
@@ -87,7 +80,14 @@ class Inventory:
         speed = self.reader.speed
         append = self.buffer.append
         off = self.reader.disconnected_antennas  # an unplugged antenna reads nothing
+        quirks = self.reader.quirks
+        customs = self._customs
         for r in reads:
             if off and r.antenna in off:
                 continue
-            append(encode(prefix(r.epc), r.antenna, r.rssi, int((epoch + r.t_s / speed) * 1_000_000)))
+            epc = reported_epc(r.epc, quirks) if quirks else r.epc
+            micros = int((epoch + r.t_s / speed) * 1_000_000)
+            data = encode(prefix(epc), r.antenna, r.rssi, micros)
+            if customs:
+                data = with_custom_params(data, len(f.epc_parameter(epc)), r.rssi, micros)
+            append(data)

@@ -21,6 +21,9 @@ from simulators.llrp.scenario import Scenario
 QUIRKS = (
     "error-on-events-and-reports",  # answer ENABLE_EVENTS_AND_REPORTS (which has no answer) with ERROR_MESSAGE
     "start-needs-start-rospec",  # an Immediate start trigger does not start the ROSpec: only START_ROSPEC does
+    "reports-at-rospec-end",  # reports at ROSpec end unless ROReportSpec asks for N tags or a time (report_quirks)
+    "epcdata-mixed",  # some tags reported with 128- or 496-bit EPCs in EPCData, mixed with EPC-96
+    "vendor-custom-params",  # Impinj-like Custom parameters before and after the standard ones in TagReportData
     "no-keepalives",  # never sends KEEPALIVE, even when asked (link_quirks.py, as the two below)
     "stale-session",  # =S: a previous client's session is held for S seconds, then freed
     "reboot-after",  # =S: reboots S seconds after the first client connects
