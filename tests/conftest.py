@@ -18,6 +18,8 @@ import paho.mqtt.client as paho
 import pytest
 from jsonschema import Draft202012Validator
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.ops.net import free_port
 
@@ -83,12 +85,15 @@ def _mosquitto() -> str:
     return path
 
 
-def start_mosquitto(tmp_path: Path, port: int | None = None) -> Broker:
+def start_mosquitto(tmp_path: Path, port: int | None = None, persistent: bool = False) -> Broker:
+    """A mosquitto on ``port``; ``persistent``: sessions and queued messages survive a restart (the
+    database is saved in ``tmp_path`` when it stops)."""
     port = port or free_port()
     conf = tmp_path / "mosquitto.conf"
     # max_queued_messages 0: mosquitto's default of 1000 would silently drop QoS 1 messages to a slow
     # test subscriber, and the test would blame the gateway.
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n")
+    persistence = f"persistence true\npersistence_location {tmp_path}/\n" if persistent else "persistence false\n"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n{persistence}")
     process = subprocess.Popen([_mosquitto(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     broker = Broker("127.0.0.1", port, process, conf)
     try:
@@ -107,17 +112,25 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
 
 
 class Subscriber:
-    """Collects every message on a topic filter; QoS 1, a clean session."""
+    """Collects every message on a topic filter; QoS 1, a clean session. ``session_id``: a session that
+    outlives the connection (and, on a ``persistent`` broker, a restart): the broker queues what is
+    published meanwhile, and the subscriber reconnects within a second to fetch it."""
 
-    def __init__(self, broker: Broker, topic: str) -> None:
+    def __init__(self, broker: Broker, topic: str, session_id: str = "") -> None:
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=session_id, protocol=paho.MQTTv5)
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
+        if session_id:
+            self.client.reconnect_delay_set(1, 1)
+            session = Properties(PacketTypes.CONNECT)
+            session.SessionExpiryInterval = 3600
+            self.client.connect(broker.host, broker.port, properties=session)  # clean the first time only
+        else:
+            self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise TimeoutError("subscriber did not subscribe")
