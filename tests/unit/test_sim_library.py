@@ -38,9 +38,25 @@ NAMES = [
     "in-and-out",
     "neighbour-strays",
     "rssi-noise",
+    "shipment-case-missing",
+    "shipment-complete-load",
+    "shipment-late-case",
+    "shipment-neighbour-door",
+    "shipment-receiving-class",
+    "shipment-unexpected-pallet",
     "static-door-frame",
 ]
-CLEAN = {"in-and-out", "back-to-back", "dense-pallet", "forklift-pass-by", "static-door-frame"}
+CLEAN = {
+    "in-and-out",
+    "back-to-back",
+    "dense-pallet",
+    "forklift-pass-by",
+    "static-door-frame",
+    "shipment-case-missing",
+    "shipment-complete-load",
+    "shipment-receiving-class",
+    "shipment-unexpected-pallet",
+}
 SITE = {
     "readers": [
         {"name": "portal", "type": "llrp", "host": "127.0.0.1", "antennas": [1, 2, 3, 4, 5, 6, 7, 8]}

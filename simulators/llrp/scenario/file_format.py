@@ -295,6 +295,7 @@ class ScenarioFile(Entry):
     seed: int = 1
     duration: PositiveDuration | None = None  # default: the end of the last visit
     site: dict[str, Any] | None = None  # the gateway config the scenario is meant for, passed through
+    shipments: list[dict[str, Any]] | None = None  # orders and their truth (gateway/bench/shipments.py), passed through
     pallets: list[PalletEntry] | None = None
     static_tags: list[StaticTagEntry] = []
     faults: list[FaultEntry] = []

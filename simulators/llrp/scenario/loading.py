@@ -89,6 +89,7 @@ def _resolve(file: ScenarioFile, default_name: str) -> Scenario:
         static_tags=static_tags,
         category=file.category,
         site=file.site,
+        shipments=tuple(file.shipments or ()),
         faults=tuple(f.fault() for f in file.faults),
         gpi=tuple(g.pulse() for g in file.gpi),
     )

@@ -83,6 +83,7 @@ class Scenario:
     static_tags: tuple[StaticTag, ...] = ()
     category: str | None = None  # "clean" or "noisy"
     site: dict[str, Any] | None = None  # the gateway config the scenario is meant for, untouched
+    shipments: tuple[dict[str, Any], ...] = ()  # shipment orders and their truth, untouched (the bench reads them)
     faults: tuple[Fault, ...] = ()  # connection faults and antenna events (simulators/llrp/faults.py)
     gpi: tuple[GpiPulse, ...] = ()  # GPI pulses
 
