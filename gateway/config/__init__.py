@@ -33,8 +33,11 @@ from gateway.config.schema import (
     ReaderSettings,
     TopicSettings,
 )
+from gateway.config.service import ApiSettings, ApiToken, ShipmentSettings
 
 __all__ = [
+    "ApiSettings",
+    "ApiToken",
     "Config",
     "EpcisSettings",
     "EpcisStepSettings",
@@ -50,6 +53,7 @@ __all__ = [
     "PipelineSettings",
     "ReadPointSettings",
     "ReaderSettings",
+    "ShipmentSettings",
     "TopicSettings",
     "load_config",
     "parse_config",

@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from drivers.registry import AnyReaderSettings
 from gateway.config.locations import FilterSettings, LocationSettings
 from gateway.config.references import CrossReferenceError, cross_reference_problems
+from gateway.config.service import ApiSettings, ShipmentSettings
 from gateway.domain.settings import Duration, Name, Port, Section, Size
 
 ReaderSettings = Annotated[AnyReaderSettings, Field(discriminator="type")]
@@ -189,6 +190,8 @@ class Config(Section):
     gs1: Gs1Settings = Field(default_factory=Gs1Settings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    shipments: ShipmentSettings = Field(default_factory=ShipmentSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -126,6 +127,8 @@ class MqttPublisher:
         self.connects = 0
         self.last_error: str | None = None
         self.on_ack: Callable[[], None] | None = None  # called (non-blocking) when the first ack is waiting
+        self._subscriptions: dict[str, Callable[[paho.MQTTMessage], None]] = {}
+        self._client.on_message = self._on_message
 
     @property
     def connected(self) -> bool:
@@ -153,6 +156,20 @@ class MqttPublisher:
         with self._io_lock:
             info = self._client.publish(topic, payload, qos=1, retain=retain)
         return int(info.mid)
+
+    def subscribe(self, topic: str, handler: Callable[[paho.MQTTMessage], None]) -> None:
+        """Before ``start``: ``handler(message)`` for each message on ``topic`` (QoS 1, subscribed again on
+        every connect), called on the network thread: it must be quick and must not raise."""
+        self._subscriptions[topic] = handler
+
+    def reply(self, topic: str, payload: bytes, correlation: bytes | None = None) -> None:
+        """An answer to a command: QoS 1, not retained, with the request's correlation data (MQTT 5)."""
+        properties = None
+        if correlation is not None and self.settings.protocol == "5":
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = correlation
+        with self._io_lock:
+            self._client.publish(topic, payload, qos=1, properties=properties)
 
     def take_acks(self) -> list[Ack]:
         """The PUBACKs since the last call."""
@@ -241,7 +258,18 @@ class MqttPublisher:
         self.connects += 1
         log.info("connected", mqtt=self.where)
         client.publish(self.status_topic, b"online", qos=1, retain=True)
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
         self._connected.set()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        handler = self._subscriptions.get(message.topic)
+        if handler is None:
+            return
+        try:
+            handler(message)
+        except Exception as exc:  # a bad message must not end the network thread
+            log.error("message_handler_failed", topic=message.topic, error=f"{type(exc).__name__}: {exc}")
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Properties | None

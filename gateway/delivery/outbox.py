@@ -45,6 +45,8 @@ from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
 from gateway.delivery.presence_store import PresenceStore
 from gateway.delivery.retention import SIZE, Row, row_size, seq_ranges, with_gap
 from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
+from gateway.delivery.shipment_store import SCHEMA as SHIPMENT_SCHEMA
+from gateway.delivery.shipment_store import ShipmentRow, ShipmentStore
 from gateway.delivery.sqlite import transaction
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
@@ -87,6 +89,7 @@ class Outbox:
         self.path = settings.path
         self._seq = SeqReservation(self.path.with_name(self.path.name + ".seq"))
         self.presence = PresenceStore(self._require)
+        self.shipments = ShipmentStore(self._require)
         self._db: sqlite3.Connection | None = None
         self._last_seq = 0
         self._reserved = 0
@@ -142,7 +145,7 @@ class Outbox:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA + PRESENCE_SCHEMA)
+            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA)
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
@@ -197,14 +200,17 @@ class Outbox:
         topic_of: Callable[[LocationEvent], str],
         protect_through: int = 0,
         epcis_of: Callable[[LocationEvent], tuple[str, bytes] | None] | None = None,
+        shipments: Sequence[ShipmentRow] = (),
     ) -> None:
         """Give each event its ``seq`` and commit them in one transaction, applying the retention rules.
 
         When this returns, the stored events are durable. On failure nothing is stored, no ``seq`` is
         used, and OutboxError is raised. ``protect_through``: rows up to this seq are in flight and are
         not dropped. ``epcis_of``: the event's EPCIS (topic, document) to store in the same row, or None.
+        ``shipments``: shipment changes of the same turn, committed with the events.
         """
         if not events:
+            self.shipments.save(shipments)
             return
         db = self._require()
         settings = self.settings
@@ -248,6 +254,7 @@ class Outbox:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
                 self.presence.record(events)
+                self.shipments.record(shipments)
                 self._count += len(rows)
                 self._bytes += sum(row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []

@@ -10,9 +10,10 @@ Also the outbox's housekeeping: expiry by age, and refreshing the presence table
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.delivery.outbox import Outbox
+from gateway.delivery.shipment_store import ShipmentRow
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, PresenceRow
@@ -36,6 +37,7 @@ class Storage:
         self._gateway = gateway_id
         self.fault: str | None = None  # why the outbox cannot store events right now
         self.held: list[LocationEvent] = []  # events the outbox could not store yet, oldest first
+        self.held_shipments: dict[str, ShipmentRow] = {}  # shipment changes not stored yet, by id
         self.unstored_dropped = 0  # events lost because the outbox was failing and memory was full too
         self.oldest_created: float | None = None
         self._reopen_at = 0.0
@@ -60,19 +62,29 @@ class Storage:
         return first
 
     def store(
-        self, events: list[LocationEvent], topic_of: TopicOf, epcis_of: EpcisOf | None, protect_through: int
+        self,
+        events: list[LocationEvent],
+        topic_of: TopicOf,
+        epcis_of: EpcisOf | None,
+        protect_through: int,
+        shipments: Sequence[ShipmentRow] = (),
     ) -> list[LocationEvent]:
-        """Store what is held and ``events``; return the events stored now (each with its seq), in order."""
+        """Store what is held and ``events`` (with the turn's shipment changes); return the events stored
+        now (each with its seq), in order."""
         if self.held:
             events = self.held + events
             self.held = []
-        if not events:
+        if self.held_shipments or shipments:
+            self.held_shipments.update((row[0], row) for row in shipments)
+        if not events and not self.held_shipments:
             return []
         outbox = self.outbox
         try:
             if not outbox.is_open:
                 raise OutboxError(self.fault or "outbox is not open")
-            outbox.append(events, topic_of, protect_through=protect_through, epcis_of=epcis_of)
+            rows = list(self.held_shipments.values())
+            outbox.append(events, topic_of, protect_through=protect_through, epcis_of=epcis_of, shipments=rows)
+            self.held_shipments.clear()
         except OutboxError as exc:
             limit = outbox.settings.max_events
             if len(events) > limit:

@@ -16,6 +16,10 @@ class Topics:
         self._event = _partial(templates.events, fixed)
         self._epcis = _partial(templates.epcis, fixed)
         self._reader = _partial(templates.reader_status, fixed)
+        base = f"{settings.topic_prefix}/{gateway_id}"
+        self.shipment_commands = f"{base}/commands/shipments"
+        self.shipment_replies = f"{base}/replies/shipments"
+        self._door = base + "/doors/{location}/status"
 
     def event(self, location: str, kind: str) -> str:
         return self._event.format(location=location, type=kind)
@@ -25,6 +29,10 @@ class Topics:
 
     def reader_status(self, reader: str) -> str:
         return self._reader.format(reader=reader)
+
+    def door_status(self, location: str) -> str:
+        """Retained: the door's shipment state and progress."""
+        return self._door.format(location=location)
 
 
 class _Later(dict[str, str]):

@@ -70,6 +70,8 @@ class GatewaySnapshot:
     outbox: OutboxFigures = field(default_factory=OutboxFigures)
     broker: BrokerFigures = field(default_factory=BrokerFigures)
     unstored_dropped: int = 0  # events lost because the outbox failed and memory was full too
+    shipments: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # id -> shipment view
+    doors: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # location -> door view
 
     def readiness_problems(self) -> list[str]:
         """Empty when ready: outbox open and writable, readers started."""

@@ -216,6 +216,10 @@ def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     sent = set(event("arrived")) | set(event("departed")) | set(event("static", static=True))
     sent |= {"barcode", "matched_epc", "reason"}  # scanned and exception events (tests/unit/test_scanner_fusion.py)
     sent |= {"gpi_port"}  # no_read exceptions (tests/e2e/test_llrp_gpio.py)
+    # shipments (tests/unit/test_shipments.py checks each kind against the schema): an item's shipment,
+    # its exceptions, the verdict's lists
+    sent |= {"shipment", "shipment_direction", "expected_location", "expected_direction", "detail", "close_reason"}
+    sent |= {"expected", "seen", "missing", "unexpected", "wrong_door", "wrong_direction"}
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 

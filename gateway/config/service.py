@@ -1,0 +1,46 @@
+"""Settings of the gateway's services beyond reading: the HTTP API's access and shipments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from gateway.domain.settings import Name, Section
+
+
+class ApiToken(Section):
+    name: Name = Field(description="Who holds the token (in logs and the journal, never the token itself).")
+    file: Path = Field(
+        description="File holding the bearer token (owner-only); a relative path is looked up in "
+        "$CREDENTIALS_DIRECTORY first (systemd LoadCredential=)."
+    )
+    role: Literal["viewer", "operator"] = Field(
+        "viewer", description="viewer: read only; operator: may also post, close, cancel shipments."
+    )
+
+
+class ApiSettings(Section):
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="Bearer tokens of the HTTP API (/api/v1) on metrics.listen; none: the API answers 503.",
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): the listener serves HTTPS.")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert (owner-only).")
+
+    @model_validator(mode="after")
+    def _pair(self) -> ApiSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set tls_cert and tls_key together")
+        return self
+
+
+class ShipmentSettings(Section):
+    max_items: int = Field(10_000, ge=1, le=1_000_000, description="Refuse a shipment expecting more items.")
+    biz_transaction_type: str = Field(
+        "desadv",
+        min_length=1,
+        description="CBV 2.0 business transaction type of a shipment's id in EPCIS (desadv: advance ship notice).",
+    )
+    command_topic: bool = Field(True, description="Accept shipment commands on {prefix}/{gateway}/commands/shipments.")
