@@ -91,8 +91,11 @@ def raw_uri(epc_hex: str) -> str:
     return f"urn:epc:raw:{len(epc_hex) * 4}.x{epc_hex.upper()}"
 
 
-def object_event(event: LocationEvent, settings: EpcisSettings) -> dict[str, Any] | None:
-    """The EPCIS ObjectEvent for a location event, ``eventID`` included; None when it has no EPCIS form."""
+def object_event(
+    event: LocationEvent, settings: EpcisSettings, transaction: tuple[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The EPCIS ObjectEvent for a location event, ``eventID`` included; None when it has no EPCIS form.
+    ``transaction``: (CBV business transaction type, its URI) of the shipment the item belongs to."""
     if event.type not in EPCIS_EVENT_TYPES:
         return None
     if event.uri:
@@ -122,6 +125,8 @@ def object_event(event: LocationEvent, settings: EpcisSettings) -> dict[str, Any
         out["readPoint"] = {"id": settings.read_point}
     if settings.biz_location:
         out["bizLocation"] = {"id": settings.biz_location}
+    if transaction is not None:
+        out["bizTransactionList"] = [{"type": transaction[0], "bizTransaction": transaction[1]}]
     out["eventID"] = event_hash_id(out)
     return out
 
@@ -141,16 +146,26 @@ def document(events: Iterable[dict[str, Any]], doc_id: str, created: float) -> d
 class EpcisRenderer:
     """Turns location events into (topic, payload) EPCIS messages for the outbox; None: nothing to publish."""
 
-    def __init__(self, config: Config, topics: Topics, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        topics: Topics,
+        clock: Callable[[], float] = time.time,
+        transaction_of: Callable[[str], str | None] = lambda _shipment: None,
+    ) -> None:
         self._topics = topics
         self._settings = {location.name: location.epcis for location in config.locations}
         self._clock = clock
+        self._transaction_type = config.shipments.biz_transaction_type
+        self._transaction_of = transaction_of  # shipment id -> its business transaction URI
 
     def document_for(self, event: LocationEvent) -> dict[str, Any] | None:
         settings = self._settings.get(event.location)
         if settings is None:
             return None
-        found = object_event(event, settings)
+        shipment = event.extra.get("shipment")
+        uri = self._transaction_of(shipment) if shipment and event.type != "exception" else None
+        found = object_event(event, settings, (self._transaction_type, uri) if uri else None)
         if found is None:
             return None
         # The document is named after the native event (same UUID): a consumer can relate the two.

@@ -279,6 +279,13 @@ class ShipmentBook:
             },
         )
 
+    def biz_transaction(self, shipment_id: str) -> str | None:
+        """The shipment's business transaction in EPCIS: as posted, or a URN of this gateway and the id."""
+        s = self.shipments.get(shipment_id)
+        if s is None:
+            return None
+        return s.order.biz_transaction or f"urn:dockgate:shipment:{self.gateway}:{shipment_id}"
+
     # ---- what is shown -------------------------------------------------------------------------------
 
     def views(self) -> dict[str, dict[str, Any]]:

@@ -69,7 +69,11 @@ class ShipmentOrder(BaseModel):
         None, gt=0, description="Closed when no expected item has passed for this long, once one has."
     )
     biz_transaction: str | None = Field(
-        None, min_length=1, max_length=256, description="The business transaction in EPCIS (default: from the id)."
+        None,
+        max_length=256,
+        pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:[!-~]+$",
+        description="The business transaction as a URI in EPCIS, e.g. urn:epcglobal:cbv:bt:0614141000005:ASN-7 "
+        "(default: urn:dockgate:shipment:{gateway}:{id}).",
     )
 
     def size(self) -> int:

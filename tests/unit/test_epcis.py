@@ -408,3 +408,23 @@ def test_epcis_documents_are_published_end_to_end(
         assert ev["eventTime"] == event["time"]
     ids = [d["epcisBody"]["eventList"][0]["eventID"] for d in documents]
     assert len(set(ids)) == len(ids)
+
+
+def test_an_item_of_a_shipment_carries_its_business_transaction() -> None:
+    config = parse_config(CONFIG)
+    transactions = {"S-1": "urn:epcglobal:cbv:bt:0614141000005:ASN-7"}
+    renderer = EpcisRenderer(config, Topics(config.mqtt, "gw-test"), lambda: T0, transactions.get)
+    item = make_event("departed", direction="out", direction_confidence=0.9)
+    item.extra["shipment"] = "S-1"
+    doc = renderer.document_for(item)
+    assert doc is not None
+    check_epcis(doc)
+    (event,) = doc["epcisBody"]["eventList"]
+    assert event["bizTransactionList"] == [
+        {"type": "desadv", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:ASN-7"}
+    ]
+    plain = renderer.document_for(make_event("departed", direction="out", direction_confidence=0.9))
+    assert plain is not None
+    (other,) = plain["epcisBody"]["eventList"]
+    assert "bizTransactionList" not in other
+    assert other["eventID"] != event["eventID"]  # the transaction is part of the event's hash
