@@ -53,6 +53,11 @@ class ReaderDriver(ABC):
         """A stored event, from the core's thread: drivers with outputs (GPO) react; must not block."""
         return None
 
+    def set_output(self, port: int, on: bool, pulse: float | None = None) -> bool:
+        """From the core's thread: switch an output (a light of the door's stack) on, for ``pulse`` seconds
+        or until switched off, or off. Must not block. False: this reader has no outputs."""
+        return False
+
     @abstractmethod
     def start(self) -> None:
         """Begin connecting and reading in the background."""

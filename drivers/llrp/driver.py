@@ -13,6 +13,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_nev
 
 from drivers.base import ReadSink, StatusSink, SupervisedDriver
 from drivers.llrp import wire
+from drivers.llrp.gpio import OFF, STEADY
 from drivers.llrp.session import ConnectionFailed, ReaderHeld, Session, Stopped
 from drivers.llrp.settings import LLRPGpoPulse, LLRPReaderSettings
 from gateway.domain.log import get_logger
@@ -38,6 +39,7 @@ class LLRPDriver(SupervisedDriver):
     def __init__(self, settings: LLRPReaderSettings, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
         self.gpo_commands: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()  # (port, pulse)
+        self.steady_outputs: set[int] = set()  # ports on until switched off (a door's light stack)
         self.reads = 0
         self.attempts = 0
         self.sessions = 0  # sessions that reached inventory
@@ -54,6 +56,14 @@ class LLRPDriver(SupervisedDriver):
             return
         if event.location == self.door or event.reader == self.name:
             self.gpo_commands.put((pulse.port, pulse.pulse))
+
+    def set_output(self, port: int, on: bool, pulse: float | None = None) -> bool:
+        if on and pulse is None:
+            self.steady_outputs.add(port)  # switched on again by every new session (a reboot clears outputs)
+        else:
+            self.steady_outputs.discard(port)
+        self.gpo_commands.put((port, (pulse or STEADY) if on else OFF))
+        return True
 
     # ---- what sessions hand over ---------------------------------------------------------------
 

@@ -8,9 +8,11 @@ pulse (light stack, buzzer); the core asks from its own thread, through a queue.
 
 from __future__ import annotations
 
+import math
 import queue
 import time
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any, Final, Protocol
 
 from drivers.base import ExceptionSink
 from drivers.llrp import wire
@@ -108,14 +110,24 @@ class GpiGate:
             self.on_exception(ReaderException(self.reader, self.gpi.location or "", "no_read", time.time(), details))
 
 
-class GpoPulses:
-    """Outputs switched on for a pulse; ``commands`` holds (port, seconds) put by the core's thread."""
+STEADY: Final = math.inf  # a command's seconds: on until switched off
+OFF: Final = -1.0  # a command's seconds: off now
 
-    def __init__(self, reader: str, link: Link, commands: queue.SimpleQueue[tuple[int, float]]) -> None:
+
+class GpoPulses:
+    """Outputs switched on for a pulse, or steady (``STEADY``), or off (``OFF``); ``commands`` holds
+    (port, seconds) put by the core's thread. ``steady``: ports on at the start of this session."""
+
+    def __init__(
+        self, reader: str, link: Link, commands: queue.SimpleQueue[tuple[int, float]], steady: Iterable[int] = ()
+    ) -> None:
         self.reader = reader
         self.link = link
         self.commands = commands
         self.off_at: dict[int, float] = {}
+        self.written: dict[int, bool] = {}  # port -> what this session last wrote
+        for port in sorted(steady):
+            commands.put((port, STEADY))
 
     def tick(self, now: float) -> None:
         while True:
@@ -123,6 +135,10 @@ class GpoPulses:
                 port, pulse = self.commands.get_nowait()
             except queue.Empty:
                 break
+            if pulse < 0:
+                self.off_at.pop(port, None)
+                self._write(port, False)
+                continue
             self._write(port, True)
             self.off_at[port] = now + pulse
         for port, off_at in list(self.off_at.items()):
@@ -136,6 +152,9 @@ class GpoPulses:
         self.off_at.clear()
 
     def _write(self, port: int, state: bool) -> None:
+        if self.written.get(port) is state:
+            return  # already so in this session (a steady light switched on twice)
+        self.written[port] = state
         log.info("gpo", reader=self.reader, port=port, state=int(state))
         self.link.send(
             "SET_READER_CONFIG",

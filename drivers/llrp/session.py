@@ -58,6 +58,7 @@ class Owner(Protocol):
 
     on_exception: ExceptionSink | None
     gpo_commands: queue.SimpleQueue[tuple[int, float]]
+    steady_outputs: set[int]
 
     def hand_reads(self, reads: list[TagRead]) -> None: ...
 
@@ -91,7 +92,7 @@ class Session:
             if settings.gpi is not None
             else None
         )
-        self.outputs = GpoPulses(settings.name, self, owner.gpo_commands)
+        self.outputs = GpoPulses(settings.name, self, owner.gpo_commands, owner.steady_outputs)
         self.liveness = Liveness(settings.name, settings.keepalive, settings.response_timeout, self, time.monotonic())
         self.closing = False  # saying goodbye: wait for answers although stop() was called
         self._next_id = 0

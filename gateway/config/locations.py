@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 
 from gateway.config.epcis_fields import check_cbv, check_time_zone, check_uri
 from gateway.core.identity import UriPattern
-from gateway.domain.settings import AntennaId, Name, Section
+from gateway.domain.settings import AntennaId, Duration, Name, Section
 
 
 def _tag_matcher(value: object) -> object:
@@ -84,6 +84,20 @@ class EpcisSettings(EpcisStepSettings):
     )
 
 
+class LightSettings(Section):
+    port: int = Field(ge=1, le=65535, description="GPO port of this light (or buzzer) on the lights' reader.")
+    pulse: Duration | None = Field(None, gt=0, description="On for this long; default: on while the state lasts.")
+
+
+class DoorLightSettings(Section):
+    reader: Name = Field(description="The reader whose GPO ports drive this door's light stack.")
+    loading: LightSettings | None = Field(None, description="Amber: on while a shipment is open or loading.")
+    verified: LightSettings | None = Field(None, description="Green: when a shipment is verified (pulse it).")
+    exception: LightSettings | None = Field(
+        None, description="Red: on from a shipment exception until it is acknowledged."
+    )
+
+
 class LocationSettings(Section):
     name: Name = Field(description="The location's name, e.g. dock-3; appears in topics and events.")
     read_points: list[ReadPointSettings] = Field(min_length=1, description="Reader antennas that watch this location.")
@@ -97,4 +111,7 @@ class LocationSettings(Section):
     )
     epcis: EpcisSettings = Field(
         default_factory=EpcisSettings, description="How this location's events look as EPCIS (mqtt.epcis)."
+    )
+    lights: DoorLightSettings | None = Field(
+        None, description="The door's light stack on a reader's GPO ports, driven by its shipment's state."
     )

@@ -46,6 +46,7 @@ class _Location:
     name: str | None
     neighbours: list[str | None]
     points: list[_Point]
+    lights_reader: str | None = None
 
 
 def _text(value: object) -> str | None:
@@ -92,7 +93,10 @@ def _location(item: object) -> _Location:
     if not isinstance(item, dict):
         return _Location(None, [], [])
     neighbours = [_text(n) for n in _items(item.get("neighbours"))]
-    return _Location(_text(item.get("name")), neighbours, [_point(p) for p in _items(item.get("read_points"))])
+    lights = item.get("lights")
+    lights_reader = _text(lights.get("reader")) if isinstance(lights, dict) else None
+    points = [_point(p) for p in _items(item.get("read_points"))]
+    return _Location(_text(item.get("name")), neighbours, points, lights_reader)
 
 
 def cross_reference_problems(data: dict[str, Any]) -> list[Problem]:
@@ -134,6 +138,11 @@ def cross_reference_problems(data: dict[str, Any]) -> list[Problem]:
                 problems.append((where, "a location cannot be its own neighbour"))
             elif all_locations and neighbour is not None and neighbour not in location_names:
                 problems.append((where, f"no location named {neighbour!r} (locations: {known_locations})"))
+        if location.lights_reader is not None and all_readers and location.lights_reader not in by_name:
+            known = ", ".join(sorted(by_name)) or "none"
+            problems.append(
+                (f"locations[{i}].lights.reader", f"no reader named {location.lights_reader!r} (readers: {known})")
+            )
         for j, point in enumerate(location.points):
             where = f"locations[{i}].read_points[{j}]"
             found = by_name.get(point.reader) if point.reader is not None else None

@@ -258,3 +258,17 @@ def test_shipment_events_keep_the_event_contract() -> None:
     broken = made[-1].to_payload() | {"missing": [A]}
     with pytest.raises(AssertionError):
         check_event(broken)  # a verified shipment with something missing breaks the contract
+
+
+def test_a_door_light_stack_on_a_reader_that_does_not_exist_is_a_config_error() -> None:
+    from gateway.domain.errors import ConfigError
+
+    text = """
+gateway: {id: gw-1}
+readers: [{name: r3, type: llrp, host: 127.0.0.1}]
+locations:
+  - {name: dock-3, read_points: [{reader: r3}], lights: {reader: r9, exception: {port: 3}}}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert any("locations[0].lights.reader" in p and "r9" in p for p in info.value.problems), info.value.problems
