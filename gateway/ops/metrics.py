@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.ops.shipment_metrics import shipment_metrics
 from gateway.ops.snapshot import GatewaySnapshot
 
 SnapshotSource = Callable[[], GatewaySnapshot]
@@ -194,3 +195,4 @@ class GatewayCollector(Collector):
             "When the main loop last turned (Unix time).",
             value=snap.taken,
         )
+        yield from shipment_metrics(snap)

@@ -72,6 +72,8 @@ class GatewaySnapshot:
     unstored_dropped: int = 0  # events lost because the outbox failed and memory was full too
     shipments: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # id -> shipment view
     doors: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # location -> door view
+    shipment_commands: Mapping[tuple[str, str, str], int] = field(default_factory=lambda: EMPTY)
+    shipment_exceptions: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)  # (location, reason)
 
     def readiness_problems(self) -> list[str]:
         """Empty when ready: outbox open and writable, readers started."""

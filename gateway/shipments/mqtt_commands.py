@@ -29,7 +29,7 @@ class MqttCommands:
         self.port = port
         self.reply_out = reply_out
         self.reply_topic = reply_topic
-        self.refused: Counter[str] = Counter()  # field (or "payload") -> malformed commands refused
+        self.unreadable: Counter[tuple[str, str, str]] = Counter()  # ("mqtt", "invalid", "refused") -> count
 
     def on_message(self, message: paho.MQTTMessage) -> None:
         """On the MQTT network thread."""
@@ -41,7 +41,7 @@ class MqttCommands:
         try:
             command = parse_command(payload, "mqtt", "mqtt")
         except CommandError as exc:
-            self.refused[exc.field or "payload"] += 1
+            self.unreadable[("mqtt", "invalid", "refused")] += 1
             log.warning("shipment_command", source="mqtt", result="refused", reason=exc.reason, field=exc.field)
             reply = Reply(False, 422, exc.reason, exc.field)
             self._send(topic, correlation, reply.to_json(_action(payload), None), echo)

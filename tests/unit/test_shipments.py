@@ -272,3 +272,26 @@ locations:
     with pytest.raises(ConfigError) as info:
         parse_config(text)
     assert any("locations[0].lights.reader" in p and "r9" in p for p in info.value.problems), info.value.problems
+
+
+def test_refusals_and_exceptions_are_counted_in_metrics() -> None:
+    from gateway.ops.metrics import GatewayMetrics
+    from gateway.ops.snapshot import GatewaySnapshot
+
+    book = ShipmentBook(CONFIG)
+    post(book)
+    post(book)  # a duplicate: refused
+    book.observe([event("arrived", X)], 100.0)
+    snap = GatewaySnapshot(
+        gateway="gw-1",
+        shipment_commands=dict(book.commands),
+        shipment_exceptions=dict(book.exceptions),
+        doors=book.doors(100.0),
+    )
+    metrics = GatewayMetrics()
+    metrics.attach(lambda: snap)
+    text = metrics.render().decode()
+    assert 'dockgate_shipment_commands_total{action="post",result="refused",source="test"} 1.0' in text
+    assert 'dockgate_shipment_item_exceptions_total{location="dock-3",reason="unexpected_item"} 1.0' in text
+    assert 'dockgate_door_shipment_state{location="dock-3",state="open"} 1.0' in text
+    assert 'dockgate_door_shipment_state{location="dock-4",state="idle"} 1.0' in text
