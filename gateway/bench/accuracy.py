@@ -150,24 +150,33 @@ def scenario_files(directory: Path | None) -> list[Path]:
 
 
 def run(directory: Path | None = None, as_json: bool = False) -> str:
-    scores = [score(load_scenario(path)) for path in scenario_files(directory)]
+    from gateway.bench import shipments
+
+    scenarios = [load_scenario(path) for path in scenario_files(directory)]
+    scores = [score(s) for s in scenarios]
+    verdicts = [v for s in scenarios for v in shipments.score(s)]
     if as_json:
-        return json.dumps({"scenarios": [asdict(s) for s in scores]}, indent=2)
-    return table(scores)
+        return json.dumps(
+            {"scenarios": [asdict(s) for s in scores], "shipments": [asdict(v) for v in verdicts]}, indent=2
+        )
+    if not verdicts:
+        return table(scores)
+    return f"{table(scores)}\n\nshipments (gateway/bench/shipments.py):\n{shipments.table(verdicts)}"
 
 
 def table(scores: Sequence[Score]) -> str:
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
+    w = max([22, *(len(s.name) for s in scores)])
     header = (
-        f"{'scenario':<22} {'kind':<6} {'precision':>9} {'recall':>7} {'location':>8} {'direction':>9} "
+        f"{'scenario':<{w}} {'kind':<6} {'precision':>9} {'recall':>7} {'location':>8} {'direction':>9} "
         f"{'arrive p95 s':>12} {'events':>6} {'false':>5} {'static':>6}"
     )
     lines = [header, "-" * len(header)]
     for s in scores:
         lines.append(
-            f"{s.name:<22} {s.category or '-':<6} {pct(s.precision):>9} {pct(s.recall):>7} "
+            f"{s.name:<{w}} {s.category or '-':<6} {pct(s.precision):>9} {pct(s.recall):>7} "
             f"{pct(s.location_accuracy):>8} {pct(s.direction_accuracy):>9} "
             f"{pct(s.arrival_latency_p95_s):>12} {s.events:>6} {s.false_events:>5} {s.static_events:>6}"
         )

@@ -115,3 +115,6 @@ def test_bench_accuracy_cli_json() -> None:
     for row in data["scenarios"]:
         for key in ("precision", "recall", "direction_accuracy", "location_accuracy", "arrival_latency_p95_s"):
             assert key in row
+    shipments = {row["scenario"] for row in data["shipments"]}
+    assert shipments == {s.name for s in SCENARIOS.values() if s.shipments}
+    assert all(row["exact"] for row in data["shipments"])
