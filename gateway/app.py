@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers import ReaderDriver, create_driver
+from gateway.api.server import ApiServer
 from gateway.config import Config
 from gateway.core.doors import DoorSignals
 from gateway.core.flow import Flow
@@ -39,7 +40,6 @@ from gateway.delivery.topics import Topics
 from gateway.domain.errors import ConfigError, DockgateError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.ops.health import HealthServer
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
 from gateway.ops.systemd import SystemdNotifier
@@ -72,7 +72,7 @@ class Gateway:
         self.drivers: list[ReaderDriver] = [self._make_driver(settings) for settings in config.readers]
         self.events_stored: Counter[tuple[str, str]] = Counter()  # (type, location) -> events committed
         self.systemd = SystemdNotifier()
-        self.health: HealthServer | None = None
+        self.health: ApiServer | None = None
         self.started = False
         self.reload_from: Callable[[], Config] | None = None  # set by the CLI: loads the config file again
         self._reload_requested = False
@@ -118,8 +118,14 @@ class Gateway:
         if listen is not None and self.health is None:
             host, _, port = listen.rpartition(":")
             try:
-                self.health = HealthServer(
-                    host.strip("[]") or "0.0.0.0", int(port), lambda: self.snapshot, self.metrics.render
+                self.health = ApiServer(
+                    host.strip("[]") or "0.0.0.0",
+                    int(port),
+                    lambda: self.snapshot,
+                    self.metrics.render,
+                    self.commands,
+                    self.config.api,
+                    registry=self.metrics.registry,
                 )
             except OSError as exc:
                 log.error("listen_failed", metrics=listen, error=str(exc), detail="metrics and health are off")

@@ -1,0 +1,1 @@
+"""The gateway's local HTTP API on ``metrics.listen``: /metrics, /healthz, /readyz and /api/v1 (bearer tokens)."""
