@@ -11,8 +11,12 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from gateway.config import MqttSettings, TopicSettings
+from gateway.config import MqttSettings, TopicSettings, parse_config
+from gateway.delivery.topics import Topics
 from gateway.domain.model import LocationEvent
+from gateway.shipments.board import DoorBoard
+from gateway.shipments.book import ShipmentBook
+from gateway.shipments.commands import CommandError, Reply, parse_command
 from tests.conftest import EVENT_SCHEMA, REPO, check_event
 
 DOCS = REPO / "docs"
@@ -131,6 +135,9 @@ def test_every_channel_message_payload_refers_to_the_schema_file() -> None:
         "epcis": EPCIS_SCHEMA_REF,
         "gatewayStatus": "./event.schema.json#/$defs/gatewayStatus",
         "readerStatus": "./event.schema.json#/$defs/readerStatus",
+        "doorStatus": "./event.schema.json#/$defs/doorStatus",
+        "shipmentCommands": "./event.schema.json#/$defs/shipmentCommand",
+        "shipmentReplies": "./event.schema.json#/$defs/shipmentReply",
     }
 
 
@@ -147,23 +154,63 @@ def test_channel_addresses_are_the_config_defaults() -> None:
     assert prefix["default"] == MqttSettings().topic_prefix  # type: ignore[call-arg]
 
 
+def test_channel_addresses_are_the_topics_the_gateway_uses() -> None:
+    settings = MqttSettings(topic_prefix="site-7/dockgate")  # type: ignore[call-arg]
+    topics = Topics(settings, "gw-dock-3")
+    values = {"prefix": "site-7/dockgate", "gateway": "gw-dock-3", "location": "dock-3", "reader": "portal-3"}
+    expected = {
+        "events": topics.event("dock-3", "arrived"),
+        "epcis": topics.epcis("dock-3", "arrived"),
+        "gatewayStatus": topics.status,
+        "readerStatus": topics.reader_status("portal-3"),
+        "doorStatus": topics.door_status("dock-3"),
+        "shipmentCommands": topics.shipment_commands,
+        "shipmentReplies": topics.shipment_replies,
+    }
+    addresses = {name: c["address"].format(**values) for name, c in ASYNCAPI["channels"].items()}
+    assert addresses == expected
+
+
 @pytest.mark.parametrize(
-    ("operation", "channel", "retain"),
+    ("operation", "action", "channel", "retain"),
     [
-        ("publishEvent", "events", False),
-        ("publishAvailability", "gatewayStatus", True),
-        ("publishReaderStatus", "readerStatus", True),
+        ("publishEvent", "send", "events", False),
+        ("publishAvailability", "send", "gatewayStatus", True),
+        ("publishReaderStatus", "send", "readerStatus", True),
+        ("publishEpcis", "send", "epcis", False),
+        ("publishDoorStatus", "send", "doorStatus", True),
+        ("publishShipmentReply", "send", "shipmentReplies", False),
+        ("receiveShipmentCommand", "receive", "shipmentCommands", None),  # a subscription: no retain flag
     ],
 )
-def test_operations_send_with_qos_1_and_the_right_retain_flag(operation: str, channel: str, retain: bool) -> None:
+def test_operations_use_qos_1_and_the_right_retain_flag(
+    operation: str, action: str, channel: str, retain: bool | None
+) -> None:
     op = ASYNCAPI["operations"][operation]
-    assert op["action"] == "send"
+    assert op["action"] == action
     assert op["channel"] == {"$ref": f"#/channels/{channel}"}
     assert op["bindings"]["mqtt"]["qos"] == 1
-    assert op["bindings"]["mqtt"]["retain"] is retain
+    assert op["bindings"]["mqtt"].get("retain") is retain
     for message in op["messages"]:
         assert message["$ref"].startswith(f"#/channels/{channel}/messages/")
         resolve_local(message["$ref"])
+
+
+def test_every_operation_is_listed_above_and_commands_are_answered_on_the_replies_channel() -> None:
+    assert set(ASYNCAPI["operations"]) == {
+        "publishEvent",
+        "publishAvailability",
+        "publishReaderStatus",
+        "publishEpcis",
+        "publishDoorStatus",
+        "publishShipmentReply",
+        "receiveShipmentCommand",
+    }
+    reply = ASYNCAPI["operations"]["receiveShipmentCommand"]["reply"]
+    assert reply["channel"] == {"$ref": "#/channels/shipmentReplies"}
+    assert [m["$ref"] for m in reply["messages"]] == ["#/channels/shipmentReplies/messages/shipmentReply"]
+    binding = deref(ASYNCAPI["channels"]["shipmentCommands"]["messages"]["shipmentCommand"])["bindings"]["mqtt"]
+    assert {"responseTopic", "correlationData"} <= set(binding)
 
 
 def test_servers_mqtt_and_mqtts_with_the_retained_last_will() -> None:
@@ -208,8 +255,16 @@ def test_schema_is_a_valid_2020_12_schema() -> None:
 def test_every_event_field_has_a_description() -> None:
     for name, prop in EVENT_SCHEMA["properties"].items():
         assert prop.get("description"), name
-    for name, prop in EVENT_SCHEMA["$defs"]["readerStatus"]["properties"].items():
-        assert prop.get("description"), name
+    for definition in (
+        "readerStatus",
+        "doorStatus",
+        "shipmentCommand",
+        "shipmentOrder",
+        "shipmentReply",
+        "shipmentView",
+    ):
+        for name, prop in EVENT_SCHEMA["$defs"][definition]["properties"].items():
+            assert prop.get("description"), f"{definition}.{name}"
 
 
 def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
@@ -329,3 +384,218 @@ def test_reader_status_and_availability() -> None:
         availability.validate(text)
     assert not availability.is_valid("Online")
     assert not availability.is_valid({"state": "online"})
+
+
+# --- shipments: what the core builds validates against the $defs ------------------------------------
+
+SHIPMENT_CONFIG = parse_config(
+    """
+gateway: {id: gw-dock-3}
+readers:
+  - {name: portal-3, type: llrp, host: 127.0.0.1}
+  - {name: portal-4, type: llrp, host: 127.0.0.2}
+locations:
+  - {name: dock-3, read_points: [{reader: portal-3}]}
+  - {name: dock-4, read_points: [{reader: portal-4}]}
+shipments: {max_items: 50}
+"""
+)
+CASE_A, CASE_B, PALLET_X = (f"30340242201D8840009EFC0{n}" for n in "123")
+STRAY, CARTON = "3034257BF7194E4000003C01", "3034257BF7194E4000003C02"  # not of CLASS
+SSCC = "urn:epc:id:sscc:0614141.1123456789"
+CLASS = "urn:epc:idpat:sgtin:0037000.030241.*"  # the class of the EPCs above
+
+
+def item(kind: str, epc: str, t: float, location: str = "dock-3", direction: str | None = None) -> LocationEvent:
+    from gateway.core.identity import epc_uri
+
+    return LocationEvent(
+        type=kind,
+        time=t,
+        gateway="gw-dock-3",
+        location=location,
+        reader="portal-3" if location == "dock-3" else "portal-4",
+        epc=epc,
+        antennas=[1],
+        reads=3,
+        rssi_max=-50.0,
+        first_seen=t,
+        last_seen=t,
+        uri=epc_uri(epc),
+        direction=direction,
+    )
+
+
+def command(book: ShipmentBook, action: str, shipment_id: str, now: float, **order: Any) -> dict[str, Any]:
+    """Through ``parse_command`` as MQTT hands it over, answered by the book: the reply as JSON."""
+    doc: dict[str, Any] = {"command": action}
+    if action == "post":
+        doc["shipment"] = {"id": shipment_id, **order}
+    else:
+        doc["id"] = shipment_id
+    validator_for("shipmentCommand").validate(doc)
+    cmd = parse_command(json.dumps(doc).encode(), "mqtt", "mqtt")
+    reply, _ = book.command(cmd, now)
+    return json.loads(json.dumps(reply.to_json(cmd.action, cmd.shipment_id)))
+
+
+def door_statuses(book: ShipmentBook, now: float) -> list[dict[str, Any]]:
+    """Each door's retained status exactly as the board publishes it."""
+    published: list[bytes] = []
+    DoorBoard().update(book.doors(now), 1, True, lambda _location, payload: published.append(payload))
+    return [json.loads(p) for p in published]
+
+
+def test_what_the_core_builds_for_shipments_validates_against_the_schema() -> None:
+    book = ShipmentBook(SHIPMENT_CONFIG)
+    replies, doors, views = validator_for("shipmentReply"), validator_for("doorStatus"), validator_for("shipmentView")
+    seen: list[dict[str, Any]] = []
+    seen += door_statuses(book, 10.0)  # idle
+    replies_made = [
+        command(book, "post", "ASN-7", 10.0, location="dock-3", direction="out", items=[CASE_A.lower(), CASE_B, SSCC]),
+        command(
+            book,
+            "post",
+            "PO-4411",
+            11.0,
+            location="dock-4",
+            direction="in",
+            classes=[{"pattern": CLASS, "quantity": 2}],
+            deadline="2033-05-18T10:00:00Z",
+            close_after="2m",
+            biz_transaction="urn:epcglobal:cbv:bt:0614141000005:PO-4411",
+        ),
+    ]
+    seen += door_statuses(book, 12.0)  # open
+    book.observe([item("arrived", CASE_A, 100.0), item("arrived", PALLET_X, 100.0, location="dock-4")], 100.0)
+    book.observe([item("arrived", STRAY, 101.0, location="dock-4"), item("arrived", CASE_B, 101.0, "dock-4")], 101.0)
+    book.observe([item("departed", CASE_A, 104.0, direction="in")], 104.0)  # the wrong way
+    seen += door_statuses(book, 105.0)  # loading, with every list filled
+    assert {d["state"] for d in seen} == {"idle", "open", "loading"}
+    assert any(d["unexpected"] for d in seen if "unexpected" in d)
+    assert any(d["wrong_door"] for d in seen if "wrong_door" in d)
+    assert any(d["wrong_direction"] for d in seen if "wrong_direction" in d)
+    replies_made.append(command(book, "close", "ASN-7", 200.0))
+    replies_made.append(command(book, "post", "ASN-8", 201.0, location="dock-3", direction="out", items=[CASE_A]))
+    replies_made.append(command(book, "cancel", "ASN-8", 202.0))
+    seen += door_statuses(book, 203.0)  # exception at dock-3
+    replies_made.append(command(book, "acknowledge", "ASN-7", 204.0))
+    replies_made.append(command(book, "post", "ASN-9", 205.0, location="dock-3", direction="out", items=[CARTON]))
+    book.observe([item("arrived", CARTON, 206.0)], 206.0)
+    replies_made.append(command(book, "close", "ASN-9", 207.0))
+    seen += door_statuses(book, 208.0)  # verified at dock-3
+    assert {d["state"] for d in seen} == {"idle", "open", "loading", "exception", "verified"}
+
+    refusals = [
+        command(book, "post", "ASN-7", 300.0, location="dock-3", direction="out", items=[CASE_A]),  # duplicate id
+        command(book, "post", "X-1", 300.0, location="dock-4", direction="in", items=[CASE_A]),  # door busy
+        command(book, "post", "X-2", 300.0, location="dock-3", direction="out", items=[CASE_A] * 51),  # over max
+        command(book, "close", "nope", 300.0),  # unknown shipment
+        command(book, "cancel", "ASN-7", 300.0),  # already closed
+        command(book, "acknowledge", "PO-4411", 300.0),  # not an exception
+    ]
+    assert [r.get("field") for r in refusals] == ["id", "location", "items", "id", None, None]
+    for payload in (b"{nope", b"[]", b'{"command": "launch"}', b'{"command": "post", "shipment": {"id": "S"}}'):
+        try:
+            parse_command(payload, "mqtt", "mqtt")
+        except CommandError as exc:  # as gateway.shipments.mqtt_commands answers it
+            refusals.append(Reply(False, 422, exc.reason, exc.field).to_json("?", None) | {"correlation": "req-9"})
+        else:
+            raise AssertionError(payload)
+
+    for doc in [*replies_made, *refusals]:
+        replies.validate(doc)
+    assert [r["result"] for r in replies_made] == ["accepted"] * len(replies_made)
+    assert [r["result"] for r in refusals] == ["refused"] * len(refusals)
+    for doc in seen:
+        doors.validate(doc)
+    for view in json.loads(json.dumps(book.views())).values():
+        views.validate(view)
+    loading = next(d for d in seen if d["state"] == "loading")
+    assert not doors.is_valid({k: v for k, v in loading.items() if k != "seen"})
+    assert not replies.is_valid({**replies_made[0], "result": "refused"})  # refused needs a reason
+    assert not views.is_valid({**book.views()["ASN-7"], "closed": None})  # closed without a time
+    assert {v["state"] for v in book.views().values()} == {"loading", "exception", "cancelled", "verified"}
+
+
+def test_the_api_door_view_is_the_door_status_without_updated() -> None:
+    book = ShipmentBook(SHIPMENT_CONFIG)
+    command(book, "post", "ASN-7", 10.0, location="dock-3", direction="out", items=[CASE_A])
+    (status, _) = door_statuses(book, 11.0)
+    assert status.pop("updated")
+    assert status == book.door("dock-3", 11.0)
+
+
+LOADING_DOOR = {
+    "location": "dock-3",
+    "state": "loading",
+    "shipment": "ASN-7",
+    "direction": "out",
+    "seen": 1,
+    "expected": 2,
+    "missing": [CASE_B],
+    "unexpected": [],
+    "wrong_door": [],
+    "wrong_direction": [],
+    "updated": "2026-11-29T08:15:02.140Z",
+}
+ACCEPTED_CLOSE = {"command": "close", "id": "ASN-7", "result": "accepted"}
+REFUSED = {"command": "post", "id": "ASN-7", "result": "refused", "reason": "shipment ASN-7 exists", "field": "id"}
+POST = {"command": "post", "shipment": {"id": "ASN-7", "location": "dock-3", "direction": "out", "items": [CASE_A]}}
+
+BROKEN_SHIPMENT_DOCS = [
+    ("doorStatus", "idle with progress", {**LOADING_DOOR, "state": "idle"}),
+    ("doorStatus", "loading without a shipment", {**LOADING_DOOR, "shipment": None}),
+    ("doorStatus", "no updated", {k: v for k, v in LOADING_DOOR.items() if k != "updated"}),
+    ("doorStatus", "verified with something missing", {**LOADING_DOOR, "state": "verified"}),
+    ("doorStatus", "cancelled is never shown", {**LOADING_DOOR, "state": "cancelled"}),
+    ("doorStatus", "lowercase EPC", {**LOADING_DOOR, "unexpected": [{"epc": CASE_A.lower(), "uri": None}]}),
+    ("doorStatus", "an extra field", {**LOADING_DOOR, "progress": 0.5}),
+    ("shipmentReply", "accepted with a reason", {**ACCEPTED_CLOSE, "reason": "fine"}),
+    ("shipmentReply", "refused without a reason", {k: v for k, v in REFUSED.items() if k != "reason"}),
+    ("shipmentReply", "result ok", {**ACCEPTED_CLOSE, "result": "ok"}),
+    ("shipmentReply", "accepted post without the shipment", {**ACCEPTED_CLOSE, "command": "post"}),
+    ("shipmentReply", "accepted without an id", {**ACCEPTED_CLOSE, "id": None}),
+    ("shipmentCommand", "post without the shipment", {"command": "post"}),
+    ("shipmentCommand", "close without an id", {"command": "close"}),
+    ("shipmentCommand", "unknown command", {**POST, "command": "launch"}),
+    ("shipmentCommand", "an id with a topic separator", {"command": "cancel", "id": "a/b"}),
+    ("shipmentCommand", "an unknown order field", {"command": "post", "shipment": {**POST["shipment"], "qty": 1}}),
+    ("shipmentCommand", "nothing expected", {"command": "post", "shipment": {**POST["shipment"], "items": []}}),
+    (
+        "shipmentCommand",
+        "an item that is no EPC",
+        {"command": "post", "shipment": {**POST["shipment"], "items": ["x"]}},
+    ),
+    (
+        "shipmentCommand",
+        "a pattern as an item",
+        {"command": "post", "shipment": {**POST["shipment"], "items": [CLASS]}},
+    ),
+    ("shipmentCommand", "direction sideways", {"command": "post", "shipment": {**POST["shipment"], "direction": "up"}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("definition", "name", "doc"), BROKEN_SHIPMENT_DOCS, ids=[f"{d}: {n}" for d, n, _ in BROKEN_SHIPMENT_DOCS]
+)
+def test_broken_shipment_documents_do_not_validate(definition: str, name: str, doc: dict[str, Any]) -> None:
+    assert not validator_for(definition).is_valid(doc), name
+
+
+def test_the_good_ones_the_broken_ones_come_from_validate() -> None:
+    validator_for("doorStatus").validate(LOADING_DOOR)
+    validator_for("shipmentReply").validate(ACCEPTED_CLOSE)
+    validator_for("shipmentReply").validate(REFUSED)
+    validator_for("shipmentCommand").validate(POST)
+
+
+COMMANDS_PARSE_REFUSES = [
+    (n, d) for k, n, d in BROKEN_SHIPMENT_DOCS if k == "shipmentCommand" and n != "nothing expected"
+]
+
+
+@pytest.mark.parametrize(("name", "doc"), COMMANDS_PARSE_REFUSES, ids=[n for n, _ in COMMANDS_PARSE_REFUSES])
+def test_a_command_the_schema_refuses_the_gateway_refuses_too(name: str, doc: dict[str, Any]) -> None:
+    with pytest.raises(CommandError):  # "nothing expected" is the book's refusal (field items), after parsing
+        parse_command(json.dumps(doc).encode(), "mqtt", "mqtt")
