@@ -111,7 +111,7 @@ class PipelineSettings(Section):
     )
     static_event: bool = Field(True, description="Publish one `static` event when a tag becomes static.")
     arbitration_window: Duration = Field(
-        1.0, gt=0, description="Evidence window when neighbouring locations read the same tag."
+        0.8, gt=0, description="Evidence window when neighbouring locations read the same tag."
     )
     match_window: Duration = Field(
         10.0,

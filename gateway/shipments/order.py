@@ -11,9 +11,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from gateway.core.identity import UriPattern
+from gateway.core.identity import UriPattern, epc_uri
 from gateway.domain.settings import Duration, Name
 
 SHIPMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
@@ -75,6 +75,20 @@ class ShipmentOrder(BaseModel):
         description="The business transaction as a URI in EPCIS, e.g. urn:epcglobal:cbv:bt:0614141000005:ASN-7 "
         "(default: urn:dockgate:shipment:{gateway}:{id}).",
     )
+
+    @field_validator("items")
+    @classmethod
+    def _each_once(cls, items: list[str]) -> list[str]:
+        """An item listed twice (also once by EPC and once by its URI) could never be verified."""
+        first: dict[str, int] = {}
+        for i, item in enumerate(items):
+            keys = [item] if item.startswith("urn:") else [item, epc_uri(item) or item]
+            for key in keys:
+                if key in first:
+                    raise ValueError(f"item {i} ({item}) is item {first[key]} again (by EPC or by URI): list each once")
+            for key in keys:
+                first[key] = i
+        return items
 
     def size(self) -> int:
         """Expected items, counted as the limit counts them."""

@@ -69,11 +69,6 @@ def test_every_unexpected_or_misloaded_item_raises_its_exception_in_the_turn_it_
     assert result.exception_after_arrived_max_s is not None and result.exception_after_arrived_max_s <= STEP_S
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at default settings an arrival at a door with neighbours waits arbitration_window (1 s) after "
-    "the first read, so exceptions come 1.05-1.10 s after the true arrival (docs/accuracy.md)",
-)
 @pytest.mark.parametrize("name", WITH_EXCEPTIONS)
 def test_exceptions_come_within_1s_of_the_true_arrival(name: str) -> None:
     (result,) = scores(name)
@@ -82,11 +77,12 @@ def test_exceptions_come_within_1s_of_the_true_arrival(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", WITH_EXCEPTIONS)
-def test_the_arbitration_hold_is_what_exceeds_the_bound(name: str) -> None:
-    """With a shorter arbitration window the same scenarios stay exact and meet the bound."""
+def test_the_arbitration_hold_is_what_decides_the_bound(name: str) -> None:
+    """With the old default arbitration window of 1 s the same scenarios stay exact but miss the bound:
+    the wait for the neighbour's evidence is the exceptions' latency (the default is 0.8 s for this)."""
     scenario = SCENARIOS[name]
-    (result,) = score(scenario, site_config(scenario, {"arbitration_window": 0.8}))
-    assert result.exact and result.on_time, result
+    (result,) = score(scenario, site_config(scenario, {"arbitration_window": 1.0}))
+    assert result.exact and not result.on_time, result
 
 
 # ---- the scorer can fail ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ verdicts at close, and the durable form that lets a restarted gateway go on coun
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -162,6 +163,7 @@ def test_an_item_by_its_pure_identity_uri_counts() -> None:
         ({"location": "dock-9"}, 422, "location"),
         ({"items": [A, B, C, X, A + "00", B + "00"]}, 422, "items"),
         ({"items": []}, 422, "items"),
+
         ({"deadline": datetime(2020, 1, 1, tzinfo=UTC).isoformat()}, 422, "deadline"),
     ],
 )
@@ -197,8 +199,6 @@ def test_a_restored_book_goes_on_counting_without_counting_twice() -> None:
     book = ShipmentBook(CONFIG)
     post(book, items=[A, B])
     book.observe([event("arrived", A)], 100.0)
-    import json
-
     docs = [json.loads(doc) for _, _, doc in book.take_dirty()]
     again = ShipmentBook(CONFIG)
     assert again.restore(docs) == 1
@@ -295,3 +295,11 @@ def test_refusals_and_exceptions_are_counted_in_metrics() -> None:
     assert 'dockgate_shipment_item_exceptions_total{location="dock-3",reason="unexpected_item"} 1.0' in text
     assert 'dockgate_door_shipment_state{location="dock-3",state="open"} 1.0' in text
     assert 'dockgate_door_shipment_state{location="dock-4",state="idle"} 1.0' in text
+
+
+@pytest.mark.parametrize("items", [[A, B, A], [A, uri_of(A)], [uri_of(B), B]])
+def test_an_item_listed_twice_is_refused_naming_the_list(items: list[str]) -> None:
+    body = {"id": "S1", "location": "dock-3", "direction": "out", "items": items}
+    with pytest.raises(CommandError) as info:
+        parse_command(json.dumps({"command": "post", "shipment": body}).encode(), "mqtt", "m")
+    assert info.value.field == "shipment.items" and "list each once" in info.value.reason
