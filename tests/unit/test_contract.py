@@ -489,7 +489,15 @@ def test_what_the_core_builds_for_shipments_validates_against_the_schema() -> No
     refusals = [
         command(book, "post", "ASN-7", 300.0, location="dock-3", direction="out", items=[CASE_A]),  # duplicate id
         command(book, "post", "X-1", 300.0, location="dock-4", direction="in", items=[CASE_A]),  # door busy
-        command(book, "post", "X-2", 300.0, location="dock-3", direction="out", items=[CASE_A] * 51),  # over max
+        command(
+            book,
+            "post",
+            "X-2",
+            300.0,
+            location="dock-3",
+            direction="out",
+            items=[f"30340242201D8840009F{n:04X}" for n in range(51)],
+        ),  # over max
         command(book, "close", "nope", 300.0),  # unknown shipment
         command(book, "cancel", "ASN-7", 300.0),  # already closed
         command(book, "acknowledge", "PO-4411", 300.0),  # not an exception
