@@ -159,7 +159,8 @@ class ShipmentBook:
 
     def _arrived(self, e: LocationEvent, open_now: list[Shipment], now: float, out: list[LocationEvent]) -> None:
         here = None
-        for s in open_now:
+        # the door's own shipment first: an item it expects is never another door's mis-load
+        for s in sorted(open_now, key=lambda s: s.order.location != e.location):
             key = s.expects(e.epc, e.uri)
             if s.order.location == e.location:
                 here = s

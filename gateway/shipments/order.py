@@ -76,6 +76,13 @@ class ShipmentOrder(BaseModel):
         "(default: urn:dockgate:shipment:{gateway}:{id}).",
     )
 
+    @field_validator("deadline")
+    @classmethod
+    def _with_offset(cls, deadline: datetime | None) -> datetime | None:
+        if deadline is not None and deadline.utcoffset() is None:
+            raise ValueError("a deadline needs its UTC offset (2026-12-03T17:00:00+01:00 or ...Z)")
+        return deadline
+
     @field_validator("items")
     @classmethod
     def _each_once(cls, items: list[str]) -> list[str]:

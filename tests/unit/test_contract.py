@@ -403,6 +403,7 @@ shipments: {max_items: 50}
 CASE_A, CASE_B, PALLET_X = (f"30340242201D8840009EFC0{n}" for n in "123")
 STRAY, CARTON = "3034257BF7194E4000003C01", "3034257BF7194E4000003C02"  # not of CLASS
 SSCC = "urn:epc:id:sscc:0614141.1123456789"
+SSCC_HEX = "3114257BF442F69715000000"  # SSCC above: ASN-7's pallet, mis-loaded at dock-4 (not of PO-4411's class)
 CLASS = "urn:epc:idpat:sgtin:0037000.030241.*"  # the class of the EPCs above
 
 
@@ -468,7 +469,7 @@ def test_what_the_core_builds_for_shipments_validates_against_the_schema() -> No
     ]
     seen += door_statuses(book, 12.0)  # open
     book.observe([item("arrived", CASE_A, 100.0), item("arrived", PALLET_X, 100.0, location="dock-4")], 100.0)
-    book.observe([item("arrived", STRAY, 101.0, location="dock-4"), item("arrived", CASE_B, 101.0, "dock-4")], 101.0)
+    book.observe([item("arrived", STRAY, 101.0, location="dock-4"), item("arrived", SSCC_HEX, 101.0, "dock-4")], 101.0)
     book.observe([item("departed", CASE_A, 104.0, direction="in")], 104.0)  # the wrong way
     seen += door_statuses(book, 105.0)  # loading, with every list filled
     assert {d["state"] for d in seen} == {"idle", "open", "loading"}

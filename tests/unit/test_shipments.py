@@ -163,7 +163,6 @@ def test_an_item_by_its_pure_identity_uri_counts() -> None:
         ({"location": "dock-9"}, 422, "location"),
         ({"items": [A, B, C, X, A + "00", B + "00"]}, 422, "items"),
         ({"items": []}, 422, "items"),
-
         ({"deadline": datetime(2020, 1, 1, tzinfo=UTC).isoformat()}, 422, "deadline"),
     ],
 )
@@ -303,3 +302,18 @@ def test_an_item_listed_twice_is_refused_naming_the_list(items: list[str]) -> No
     with pytest.raises(CommandError) as info:
         parse_command(json.dumps({"command": "post", "shipment": body}).encode(), "mqtt", "m")
     assert info.value.field == "shipment.items" and "list each once" in info.value.reason
+
+
+def test_an_item_at_its_own_door_counts_though_another_door_expects_its_class() -> None:
+    book = ShipmentBook(CONFIG)
+    post(book, id="R-1", location="dock-4", direction="in", items=[], classes=[{"pattern": SGTIN_CLASS, "quantity": 3}])
+    post(book, id="S-1", items=[A])
+    assert book.observe([event("arrived", A)], 100.0) == []
+    assert book.door("dock-3", 100.0)["seen"] == 1 and book.door("dock-4", 100.0)["seen"] == 0
+
+
+def test_a_deadline_without_its_offset_is_refused() -> None:
+    body = {"id": "S1", "location": "dock-3", "direction": "out", "items": [A], "deadline": "2030-01-01T10:00:00"}
+    with pytest.raises(CommandError) as info:
+        parse_command(json.dumps({"command": "post", "shipment": body}).encode(), "mqtt", "m")
+    assert info.value.field == "shipment.deadline" and "UTC offset" in info.value.reason
