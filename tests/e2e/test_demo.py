@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from tests.conftest import REPO
@@ -169,3 +170,48 @@ def test_screen_shows_the_watch_and_the_gateway_snapshot() -> None:
     assert re.search(r"in flight\s+2\b", text) and "connected" in text and "online" in text, text
     assert "tags present (1)" in text and epc in text and "arrived" in text, text
     assert re.search(rf"{reader}\s+{antenna}\s+{location}\s+{side or '-'}\s+1\s+2\b", text), text  # 2 reads in 2 s
+
+
+def test_demo_of_a_shipment_loaded_with_a_case_missing_and_a_wrong_pallet() -> None:
+    code, text, err = run_piped(
+        "--scenario", "shipment-demo", until=lambda out: "SHIPMENT_EXCEPTION" in out, timeout=75
+    )
+    assert code == 0, f"exit {code}\n{text}\n{err}"
+    assert "door dock-3: OPEN SO-4001-1 0/12" in text, text
+    assert re.search(r"door dock-3: LOADING SO-4001-1 11/12 missing \['urn:epc:id:sgtin:0614141\.820402\.5'\]", text)
+    assert len(re.findall(r"EXCEPTION UNEXPECTED_ITEM \(SO-4001-1\) dock-3", text)) == 4, text  # pallet-x, at once
+    (verdict,) = [line for line in text.splitlines() if "SHIPMENT_EXCEPTION" in line]
+    assert "SO-4001-1 at dock-3: 11/12 passed; missing ['urn:epc:id:sgtin:0614141.820402.5']" in verdict
+    assert "3114257BF43B9ACB93000000" in verdict  # pallet-x's SSCC among the unexpected
+
+
+def test_screen_shows_each_doors_shipment_in_colour_and_what_is_wrong() -> None:
+    from rich.console import Console
+
+    from gateway.cli.demo.screen import Header, render
+    from gateway.cli.demo.watch import WatchView
+    from gateway.ops.snapshot import GatewaySnapshot
+
+    door = {
+        "location": "dock-3",
+        "state": "exception",
+        "shipment": "SO-4001-1",
+        "seen": 11,
+        "expected": 12,
+        "missing": ["urn:epc:id:sgtin:0614141.820402.5"],
+        "unexpected": [{"epc": "3114257BF43B9ACB93000000", "uri": "urn:epc:id:sscc:0614141.1000000403"}],
+        "wrong_door": [],
+        "wrong_direction": [],
+    }
+    snapshot = GatewaySnapshot(
+        gateway="gw-demo", doors={"dock-3": door, "dock-4": {"location": "dock-4", "state": "idle"}}
+    )
+    empty = WatchView({}, Counter(), Counter(), Counter(), [], [], [], Counter(), {}, "online")
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(empty, snapshot, Header("shipment-demo", "127.0.0.1:1883", "mosquitto_sub ...", 0.0), False))
+    text = console.export_text()
+    assert "shipments at the doors" in text, text
+    assert re.search(
+        r"dock-3\s+EXCEPTION\s+SO-4001-1\s+11/12\s+sgtin:0614141\.820402\.5\s+sscc:0614141\.1000000403", text
+    )
+    assert re.search(r"dock-4\s+IDLE\s+-", text), text

@@ -9,6 +9,15 @@ def format_event(event: dict[str, Any]) -> str:
     """One readable line per event."""
     clock = str(event.get("time", ""))[11:23]
     kind = str(event.get("type", "?")).upper()
+    if kind.startswith("SHIPMENT_"):
+        unexpected = " ".join(str(u.get("epc")) for u in event.get("unexpected", []))
+        return (
+            f"{clock}  #{event.get('seq', '?'):<4} {kind} {event.get('shipment')} at {event.get('location')}: "
+            f"{event.get('seen')}/{event.get('expected')} passed; missing {event.get('missing') or '-'}; "
+            f"unexpected {unexpected or '-'}; wrong door {event.get('wrong_door') or '-'}"
+        )
+    if event.get("shipment") and event.get("reason"):
+        kind = f"{kind} {str(event['reason']).upper()} ({event['shipment']})"
     antennas = ",".join(str(a) for a in event.get("antennas", []))
     rssi = event.get("rssi_max")
     rssi_text = f"{rssi:.0f} dBm" if isinstance(rssi, int | float) else "-"
@@ -39,6 +48,12 @@ def format_message(topic: str, payload: bytes, kind: str, content: Any) -> str |
         return format_event(content)
     if kind == "epcis":
         return format_document(topic, content)
+    if kind == "door":
+        door = content
+        progress = f" {door.get('seen')}/{door.get('expected')}" if door.get("shipment") else ""
+        missing = f" missing {door.get('missing')}" if door.get("missing") else ""
+        state = str(door.get("state")).upper()
+        return f"door {door.get('location')}: {state} {door.get('shipment') or ''}{progress}{missing}"
     if kind == "other":
         return f"{topic}: {payload!r}"
     return None

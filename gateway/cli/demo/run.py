@@ -18,6 +18,7 @@ from gateway.cli.demo.broker import EmbeddedBroker
 from gateway.cli.demo.lines import format_message
 from gateway.cli.demo.screen import Header, render
 from gateway.cli.demo.setup import DemoError, antennas_needed, demo_config, scenario_path
+from gateway.cli.demo.shipments import DemoShipments
 from gateway.cli.demo.watch import DoorWatch
 from gateway.domain.log import get_logger
 from gateway.ops.logs import setup_logging
@@ -70,6 +71,7 @@ def run_demo(
     gateway_thread: threading.Thread | None = None
     gateway: Gateway | None = None
     handler: _ListHandler | None = None
+    office_stop = threading.Event()
     try:
         print("dockgate demo: starting the embedded MQTT broker, the LLRP simulator and the gateway...", file=out)
         out.flush()
@@ -79,6 +81,10 @@ def run_demo(
         gateway = Gateway(config)
         watch = DoorWatch(config)
         gateway.tap_reads(watch.tap_batch)
+        if loaded.shipments:  # the scenario's back office posts and closes its shipments
+            office = DemoShipments(loaded, gateway.commands)
+            gateway.tap_reads(office.tap_batch)
+            threading.Thread(target=office.run, args=(office_stop,), name="demo-office", daemon=True).start()
         topic = f"{config.mqtt.topic_prefix}/{config.gateway.id}/#"
         header = Header(
             scenario=loaded.name,
@@ -132,6 +138,7 @@ def run_demo(
         log.error("demo_failed", error=str(exc))
         return 1
     finally:
+        office_stop.set()
         if gateway is not None and gateway_thread is not None:
             gateway.request_stop()
             gateway_thread.join(15)

@@ -59,6 +59,11 @@ def render(
     parts: list[RenderableType] = [
         Panel(title, box=box.HEAVY, border_style="cyan"),
         top,
+    ]
+    doors = [d for d in snapshot.doors.values() if d.get("state", "idle") != "idle"]
+    if doors or snapshot.shipments:
+        parts.append(Panel(_doors(snapshot), title="shipments at the doors", border_style="yellow"))
+    parts += [
         Panel(_present(view, now), title=f"tags present ({len(view.tags)})", border_style="magenta"),
         Panel(_events(view), title="last events (as delivered by the broker)", border_style="green"),
     ]
@@ -70,6 +75,29 @@ def render(
         footer = " | ".join(log) + "   " + footer
     parts.append(Text(footer, style="dim"))
     return Group(*parts)
+
+
+_DOOR_STYLES = {"open": "bold yellow", "loading": "bold yellow", "verified": "bold green", "exception": "bold red"}
+
+
+def _doors(snapshot: GatewaySnapshot) -> Table:
+    """Each door's state in colour, its shipment's progress and what is wrong (the door status)."""
+    from rich.text import Text
+
+    table = _table("door", "state", "shipment", "seen", "missing", "unexpected / wrong door / wrong way")
+    for location, door in sorted(snapshot.doors.items()):
+        state = str(door.get("state", "idle"))
+        wrong = [*door.get("unexpected", []), *door.get("wrong_door", []), *door.get("wrong_direction", [])]
+        table.add_row(
+            location,
+            Text(state.upper(), style=_DOOR_STYLES.get(state, "dim")),
+            str(door.get("shipment") or "-"),
+            f"{door.get('seen', 0)}/{door.get('expected', 0)}" if door.get("shipment") else "-",
+            ", ".join(_short_uri(m, m) for m in door.get("missing", [])[:3]) or "-",
+            ", ".join(_short_uri(w.get("uri"), w["epc"]) for w in wrong[:3]) + (" ..." if len(wrong) > 3 else "")
+            or "-",
+        )
+    return table
 
 
 def _table(*columns: str, right: Sequence[str] = ()) -> Table:

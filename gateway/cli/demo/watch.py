@@ -99,7 +99,9 @@ class DoorWatch:
     def message(self, topic: str, payload: bytes) -> tuple[str, Any]:
         """Record one delivered message; returns its kind (status, event, epcis, reader, other) and content."""
         kind = "other"
-        if topic.endswith("/status") and "/readers/" not in topic:
+        if "/doors/" in topic:
+            kind = "door"
+        elif topic.endswith("/status") and "/readers/" not in topic:
             kind = "status"
         elif "/events/" in topic:
             kind = "event"
