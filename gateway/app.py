@@ -44,11 +44,8 @@ from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
 from gateway.ops.systemd import SystemdNotifier
 from gateway.reload import plan_reload
-from gateway.shipments.board import DoorBoard
-from gateway.shipments.book import ShipmentBook
-from gateway.shipments.commands import CommandPort, Pending, Reply, refused
-from gateway.shipments.lights import DoorLights
-from gateway.shipments.mqtt_commands import MqttCommands
+from gateway.shipments.commands import CommandPort
+from gateway.shipments.desk import ShipmentDesk
 
 log = get_logger(__name__)
 
@@ -67,12 +64,8 @@ class Gateway:
         self.ingress = ReadIngress()
         self.flow = Flow(config)
         self.topics = Topics(config.mqtt, config.gateway.id)
-        self.commands = CommandPort(self.ingress.wake)  # shipment commands from MQTT and the HTTP API
-        self.book = ShipmentBook(config)
-        self.door_board = DoorBoard()
-        self.door_lights = DoorLights(config)
-        self.mqtt_commands = MqttCommands(self.commands, self._reply, self.topics.shipment_replies)
-        self.epcis = EpcisRenderer(config, self.topics, clock, self.book.biz_transaction) if config.mqtt.epcis else None
+        self.shipments = ShipmentDesk(config, self.ingress.wake, self._reply, self.topics.shipment_replies)
+        self.epcis = self._epcis(config, self.topics)
         self.metrics = GatewayMetrics()
         self.storage = Storage(Outbox(config.outbox), config.gateway.id)
         self.publisher = self._publisher(config, self.topics)
@@ -88,10 +81,6 @@ class Gateway:
         self._reload_requested = False
         self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._read_taps: list[Callable[[list[TagRead]], None]] = []
-        self._book_version = -1
-        self._doors_at = 0.0
-        self._door_views: dict[str, dict[str, Any]] = {}
-        self._shipment_views: dict[str, dict[str, Any]] = {}
         self.snapshot = GatewaySnapshot(gateway=config.gateway.id, taken=time.time())
         self.metrics.attach(lambda: self.snapshot)
 
@@ -101,8 +90,13 @@ class Gateway:
         publisher = MqttPublisher(config.mqtt, config.gateway.id, topics.status)
         publisher.on_ack = self.ingress.wake  # PUBACKs wake the main loop: drains fast
         if config.shipments.command_topic:
-            publisher.subscribe(topics.shipment_commands, self.mqtt_commands.on_message)
+            publisher.subscribe(topics.shipment_commands, self.shipments.mqtt.on_message)
         return publisher
+
+    def _epcis(self, config: Config, topics: Topics) -> EpcisRenderer | None:
+        if not config.mqtt.epcis:
+            return None
+        return EpcisRenderer(config, topics, self.clock, self.shipments.book.biz_transaction)
 
     def _dispatcher(self, config: Config, publisher: MqttPublisher) -> Dispatcher:
         latency = Latency(self.metrics.publish_latency, self.metrics.read_to_publish_latency)
@@ -113,6 +107,11 @@ class Gateway:
         driver = create_driver(settings, self.ingress.hand_over, self.readers.report)
         driver.on_exception = self.doors.raise_exception
         return driver
+
+    @property
+    def commands(self) -> CommandPort:
+        """Where the HTTP API and the demo hand shipment commands over."""
+        return self.shipments.commands
 
     @property
     def outbox(self) -> Outbox:
@@ -226,49 +225,24 @@ class Gateway:
         events = self.flow.process(batches, now)
         events += self.doors.exception_events(self.config, now)
         self._open_outbox()
-        answers = self._shipment_commands(now, events)
-        book = self.book
-        events += book.observe(events, now)
-        events += book.tick(now)
+        desk = self.shipments
+        fault = self.storage.fault or (None if self.outbox.is_open else "outbox not open")
+        answers = desk.take_commands(now, events, fault)
+        events += desk.check(events, now)
         dispatcher = self.dispatcher
-        stored = self.storage.store(events, self.topic_for, self.epcis, dispatcher.cursor, book.take_dirty())
+        stored = self.storage.store(events, self.topic_for, self.epcis, dispatcher.cursor, desk.book.take_dirty())
         for pending, reply in answers:  # after the commit: accepted means durable
             pending.answer(reply)
         if stored:
             self._stored(stored)
         self.readers.update(self.publisher.connected, self._publish_status)
-        self._doors(now)
+        publisher = self.publisher
+        desk.show(now, publisher.connects, publisher.connected, self._publish_door, {d.name: d for d in self.drivers})
         presence = self.flow.pipeline.presence
         self.storage.housekeeping(now, dispatcher.cursor, lambda: presence.snapshot(_PRESENCE_SAVE_MAX))
         if self.outbox.is_open:
             dispatcher.turn(self.outbox, now)
         self.snapshot = self._take_snapshot()
-
-    def _shipment_commands(self, now: float, events: list[LocationEvent]) -> list[tuple[Pending, Reply]]:
-        """The commands handed over since the last turn, applied to the book; their events join ``events``."""
-        answers: list[tuple[Pending, Reply]] = []
-        for pending in self.commands.take():
-            fault = self.storage.fault or (None if self.outbox.is_open else "outbox not open")
-            if fault is not None:
-                pending.answer(refused(503, f"cannot store the change now ({fault}); try again"))
-                continue
-            reply, made = self.book.command(pending.command, now)
-            events += made
-            answers.append((pending, reply))
-        return answers
-
-    def _doors(self, now: float) -> None:
-        """Door views for the snapshot and the retained door status, rebuilt when the book changed (and
-        once a second: a verdict is shown for a while)."""
-        book = self.book
-        if book.version == self._book_version and now - self._doors_at < 1.0:
-            return
-        self._book_version, self._doors_at = book.version, now
-        self._door_views = book.doors(now)
-        self._shipment_views = book.views()
-        publisher = self.publisher
-        self.door_board.update(self._door_views, publisher.connects, publisher.connected, self._publish_door)
-        self.door_lights.update(self._door_views, {d.name: d for d in self.drivers})
 
     def _publish_door(self, location: str, payload: bytes) -> None:
         self.publisher.publish(self.topics.door_status(location), payload, retain=True)
@@ -292,7 +266,7 @@ class Gateway:
             log.info("presence_restored", tags=restored, gateway=self.config.gateway.id)
         shipments = self.outbox.shipments.load()
         if shipments:
-            still_open = self.book.restore(shipments)
+            still_open = self.shipments.book.restore(shipments)
             log.info("shipments_restored", shipments=len(shipments), open=still_open, gateway=self.config.gateway.id)
 
     def _stored(self, events: list[LocationEvent]) -> None:
@@ -340,10 +314,10 @@ class Gateway:
             ),
             broker=BrokerFigures(publisher.where, publisher.connected, self.dispatcher.in_flight, publisher.last_error),
             unstored_dropped=storage.unstored_dropped,
-            shipments=self._shipment_views,
-            doors=self._door_views,
-            shipment_commands=self.book.commands + self.mqtt_commands.unreadable,
-            shipment_exceptions=dict(self.book.exceptions),
+            shipments=self.shipments.shipment_views,
+            doors=self.shipments.door_views,
+            shipment_commands=self.shipments.command_counts(),
+            shipment_exceptions=dict(self.shipments.book.exceptions),
         )
 
     # ---- reload ---------------------------------------------------------------------------------------
@@ -400,10 +374,8 @@ class Gateway:
         if self.outbox.is_open:
             self.outbox.presence.forget(set(plan.locations_kept))
         self.topics = topics
-        self.book.reconfigure(new)
-        self.door_lights = DoorLights(new)
-        self.mqtt_commands.reply_topic = topics.shipment_replies
-        self.epcis = EpcisRenderer(new, topics, self.clock, self.book.biz_transaction) if new.mqtt.epcis else None
+        self.shipments.reconfigure(new, topics.shipment_replies)
+        self.epcis = self._epcis(new, topics)
         if publisher is not None:
             self.publisher.stop(timeout=2.0)
             self.publisher, old = publisher, self.dispatcher
