@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the gateway exports and how (served by ``gateway.ops.health``).
+"""Prometheus metrics: what the gateway exports and how (served by ``gateway.api`` on ``metrics.listen``).
 
 The per-read path never touches a Prometheus object: the pipeline keeps plain integer counters on
 its read points, the main loop publishes them in its snapshot each turn (``gateway.ops.snapshot``), and
