@@ -237,7 +237,7 @@ class Gateway:
             self._stored(stored)
         self.readers.update(self.publisher.connected, self._publish_status)
         publisher = self.publisher
-        desk.show(now, publisher.connects, publisher.connected, self._publish_door, {d.name: d for d in self.drivers})
+        desk.show(now, publisher.connects, publisher.connected, self._publish_door, self.drivers)
         presence = self.flow.pipeline.presence
         self.storage.housekeeping(now, dispatcher.cursor, lambda: presence.snapshot(_PRESENCE_SAVE_MAX))
         if self.outbox.is_open:
@@ -316,8 +316,8 @@ class Gateway:
             unstored_dropped=storage.unstored_dropped,
             shipments=self.shipments.shipment_views,
             doors=self.shipments.door_views,
-            shipment_commands=self.shipments.command_counts(),
-            shipment_exceptions=dict(self.shipments.book.exceptions),
+            shipment_commands=self.shipments.command_counts,
+            shipment_exceptions=self.shipments.exception_counts,
         )
 
     # ---- reload ---------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class ShipmentBook:
         self.commands: Counter[tuple[str, str, str]] = Counter()  # (source, action, accepted|refused)
         self.exceptions: Counter[tuple[str, str]] = Counter()  # (location, reason)
         self.version = 0  # +1 on every change: views and door status are rebuilt when it moves
+        self.tally = 0  # +1 on every command and item exception counted: the metrics' copies are renewed
         self._dirty: set[str] = set()
         self._door: dict[str, str] = {}  # location -> its open shipment's id
         self._last: dict[str, str] = {}  # location -> the shipment closed there last
@@ -79,6 +80,7 @@ class ShipmentBook:
         reply, events = self._command(cmd, now)
         result = "accepted" if reply.accepted else "refused"
         self.commands[(cmd.source, cmd.action, result)] += 1
+        self.tally += 1
         fields = {"source": cmd.source, "actor": cmd.actor or "-", "shipment": cmd.shipment_id}
         if reply.accepted:
             log.info("shipment_command", action=cmd.action, result=result, **fields)
@@ -207,6 +209,7 @@ class ShipmentBook:
 
     def _exception(self, e: LocationEvent, s: Shipment, reason: str, **extra: Any) -> LocationEvent:
         self.exceptions[(e.location, reason)] += 1
+        self.tally += 1
         log.warning("shipment_exception_item", reason=reason, shipment=s.id, epc=e.epc, location=e.location, **extra)
         return LocationEvent(
             type="exception",

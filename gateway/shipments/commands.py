@@ -97,6 +97,8 @@ class CommandPort:
 
     def take(self) -> list[Pending]:
         """The main loop: every command handed over since the last call, in order."""
+        if self._queue.empty():  # nearly every turn: no exception raised for nothing
+            return []
         out: list[Pending] = []
         while True:
             try:

@@ -8,8 +8,7 @@ commands, then ``show`` (door views for the snapshot, the retained door status, 
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from drivers.base import ReaderDriver
@@ -35,6 +34,10 @@ class ShipmentDesk:
         self._shown_at = 0.0
         self.door_views: dict[str, dict[str, Any]] = {}
         self.shipment_views: dict[str, dict[str, Any]] = {}
+        self.command_counts: dict[tuple[str, str, str], int] = {}  # (source, action, result) -> commands
+        self.exception_counts: dict[tuple[str, str], int] = {}  # (location, reason) -> item exceptions
+        self._counted = (-1, -1)
+        self._connects = -1
 
     def reconfigure(self, config: Config, reply_topic: str) -> None:
         self.book.reconfigure(config)
@@ -58,16 +61,19 @@ class ShipmentDesk:
         return self.book.observe(events, now) + self.book.tick(now)
 
     def show(
-        self, now: float, connects: int, connected: bool, publish: Publish, drivers: Mapping[str, ReaderDriver]
+        self, now: float, connects: int, connected: bool, publish: Publish, drivers: Iterable[ReaderDriver]
     ) -> None:
+        """Cheap when nothing changed (it runs every turn): only counters are compared."""
         book = self.book
-        if book.version == self._version and now - self._shown_at < SHOW_EVERY_S:
+        counted = (book.tally, self.mqtt.unreadable.total())
+        if counted != self._counted:
+            self._counted = counted
+            self.command_counts = dict(book.commands + self.mqtt.unreadable)
+            self.exception_counts = dict(book.exceptions)
+        if book.version == self._version and now - self._shown_at < SHOW_EVERY_S and connects == self._connects:
             return
-        self._version, self._shown_at = book.version, now
+        self._version, self._shown_at, self._connects = book.version, now, connects
         self.door_views = book.doors(now)
         self.shipment_views = book.views()
         self._board.update(self.door_views, connects, connected, publish)
-        self._lights.update(self.door_views, drivers)
-
-    def command_counts(self) -> Counter[tuple[str, str, str]]:
-        return self.book.commands + self.mqtt.unreadable
+        self._lights.update(self.door_views, {d.name: d for d in drivers})
