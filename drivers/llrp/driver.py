@@ -39,7 +39,7 @@ class LLRPDriver(SupervisedDriver):
     def __init__(self, settings: LLRPReaderSettings, on_reads: ReadSink, on_status: StatusSink) -> None:
         super().__init__(settings, on_reads, on_status)
         self.gpo_commands: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()  # (port, pulse)
-        self.steady_outputs: set[int] = set()  # ports on until switched off (a door's light stack)
+        self.steady_outputs: frozenset[int] = frozenset()  # ports on until switched off (a door's light stack)
         self.reads = 0
         self.attempts = 0
         self.sessions = 0  # sessions that reached inventory
@@ -58,10 +58,11 @@ class LLRPDriver(SupervisedDriver):
             self.gpo_commands.put((pulse.port, pulse.pulse))
 
     def set_output(self, port: int, on: bool, pulse: float | None = None) -> bool:
+        # rebound, never changed in place: a new session on the reader's thread reads it meanwhile
         if on and pulse is None:
-            self.steady_outputs.add(port)  # switched on again by every new session (a reboot clears outputs)
+            self.steady_outputs = self.steady_outputs | {port}  # switched on again by every new session
         else:
-            self.steady_outputs.discard(port)
+            self.steady_outputs = self.steady_outputs - {port}
         self.gpo_commands.put((port, (pulse or STEADY) if on else OFF))
         return True
 

@@ -58,7 +58,7 @@ class Owner(Protocol):
 
     on_exception: ExceptionSink | None
     gpo_commands: queue.SimpleQueue[tuple[int, float]]
-    steady_outputs: set[int]
+    steady_outputs: frozenset[int]
 
     def hand_reads(self, reads: list[TagRead]) -> None: ...
 

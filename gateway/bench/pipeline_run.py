@@ -51,24 +51,34 @@ def site_config(scenario: Scenario, pipeline: dict[str, Any] | None = None) -> C
     return Config.model_validate(data)
 
 
+class ReplayReads:
+    """The scenario's reads as the gateway's ``TagRead``s on the replay's clock, turn by turn."""
+
+    def __init__(self, scenario: Scenario, reader: str) -> None:
+        self._stream = ReadStream(scenario)
+        self._reader = reader
+        self._hex: dict[bytes, str] = {}
+
+    def until(self, t: float) -> list[TagRead]:
+        reads = []
+        for r in self._stream.reads_until(t):
+            epc = self._hex.get(r.epc)
+            if epc is None:
+                epc = self._hex[r.epc] = r.epc.hex().upper()
+            reads.append(TagRead(self._reader, r.antenna, epc, float(r.rssi), EPOCH + r.t_s))
+        return reads
+
+
 def replay(scenario: Scenario, config: Config | None = None, step_s: float = STEP_S) -> Replay:
     """Play every read of the scenario into a fresh pipeline, then run the clock on until every visit
     that ended has had time to depart."""
     config = config or site_config(scenario)
     pipeline = Pipeline(config)
-    reader = config.readers[0].name
-    stream = ReadStream(scenario)
+    reads = ReplayReads(scenario, config.readers[0].name)
     end_s = scenario.duration_s + config.pipeline.depart_after + 1.0
     events: list[LocationEvent] = []
-    hex_of: dict[bytes, str] = {}
     t = 0.0
     while t < end_s:
         t = round(t + step_s, 6)
-        reads = []
-        for r in stream.reads_until(t):
-            epc = hex_of.get(r.epc)
-            if epc is None:
-                epc = hex_of[r.epc] = r.epc.hex().upper()
-            reads.append(TagRead(reader, r.antenna, epc, float(r.rssi), EPOCH + r.t_s))
-        events.extend(pipeline.process(reads, EPOCH + t))
+        events.extend(pipeline.process(reads.until(t), EPOCH + t))
     return Replay(events, dict(pipeline.dropped), pipeline.reads_total, t)

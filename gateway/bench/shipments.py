@@ -22,16 +22,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from gateway.bench.pipeline_run import EPOCH, STEP_S, site_config
+from gateway.bench.pipeline_run import EPOCH, STEP_S, ReplayReads, site_config
 from gateway.config import Config
 from gateway.core.identity import epc_uri
 from gateway.core.pipeline import Pipeline
-from gateway.domain.model import LocationEvent, TagRead
+from gateway.domain.model import LocationEvent
 from gateway.shipments.book import ShipmentBook
 from gateway.shipments.commands import Command
 from gateway.shipments.order import ShipmentOrder
 from simulators.llrp.durations import ScenarioError, duration_seconds
-from simulators.llrp.scenario import Pallet, ReadStream, Scenario
+from simulators.llrp.scenario import Pallet, Scenario
 
 EXCEPTION_BOUND_S = 1.0  # an exception for an item reaches the door within this of the item's arrival
 TIMED_REASONS = ("unexpected_item", "wrong_door")  # raised on arrival (wrong_direction waits for departure)
@@ -219,8 +219,7 @@ def replay_shipments(
     config = config or site_config(scenario)
     pipeline = Pipeline(config)
     book = ShipmentBook(config)
-    reader = config.readers[0].name
-    stream = ReadStream(scenario)
+    reads = ReplayReads(scenario, config.readers[0].name)
     outcomes = {c.order.id: Outcome() for c in cases}
     due: list[tuple[float, int, Command]] = []
     for k, c in enumerate(cases):
@@ -230,18 +229,11 @@ def replay_shipments(
     due.sort(key=lambda d: (d[0], d[1]))
     latest = max([scenario.duration_s, *(d[0] for d in due)])
     end_s = latest + config.pipeline.depart_after + 1.0
-    hex_of: dict[bytes, str] = {}
     t = 0.0
     while t < end_s:
         t = round(t + step_s, 6)
         now = EPOCH + t
-        reads = []
-        for r in stream.reads_until(t):
-            epc = hex_of.get(r.epc)
-            if epc is None:
-                epc = hex_of[r.epc] = r.epc.hex().upper()
-            reads.append(TagRead(reader, r.antenna, epc, float(r.rssi), EPOCH + r.t_s))
-        events = pipeline.process(reads, now)
+        events = pipeline.process(reads.until(t), now)
         while due and due[0][0] <= t:
             _, _, cmd = due.pop(0)
             reply, made = book.command(cmd, now)

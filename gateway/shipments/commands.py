@@ -120,12 +120,22 @@ def parse_command(payload: bytes, source: str, actor: str) -> Command:
     ``{"command": "post", "shipment": {...order...}}``, ``{"command": "close" | "cancel" | "acknowledge",
     "id": "..."}``.
     """
+    return command_from(decode_command(payload), source, actor)
+
+
+def decode_command(payload: bytes) -> dict[str, Any]:
+    """The command's JSON object, or ``CommandError``."""
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise CommandError("expected a JSON object with 'command'")
+    return doc
+
+
+def command_from(doc: dict[str, Any], source: str, actor: str) -> Command:
+    """A decoded command object -> ``Command``; ``CommandError`` names the field."""
     action = doc.get("command")
     if action not in ACTIONS:
         raise CommandError(f"command {action!r}: expected one of {', '.join(ACTIONS)}", "command")

@@ -17,7 +17,7 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from gateway.domain.log import get_logger
-from gateway.shipments.commands import CommandError, CommandPort, Reply, parse_command
+from gateway.shipments.commands import CommandError, CommandPort, Reply, command_from, decode_command
 
 log = get_logger(__name__)
 
@@ -36,41 +36,25 @@ class MqttCommands:
         props = getattr(message, "properties", None)
         topic = getattr(props, "ResponseTopic", None) or self.reply_topic
         correlation = getattr(props, "CorrelationData", None)
-        payload = bytes(message.payload)
-        echo = _correlation(payload)
+        doc: dict[str, Any] = {}
         try:
-            command = parse_command(payload, "mqtt", "mqtt")
+            doc = decode_command(bytes(message.payload))
+            command = command_from(doc, "mqtt", "mqtt")
         except CommandError as exc:
             self.unreadable[("mqtt", "invalid", "refused")] += 1
             log.warning("shipment_command", source="mqtt", result="refused", reason=exc.reason, field=exc.field)
+            action = doc.get("command")
             reply = Reply(False, 422, exc.reason, exc.field)
-            self._send(topic, correlation, reply.to_json(_action(payload), None), echo)
+            self._send(topic, correlation, reply.to_json(action[:32] if isinstance(action, str) else "?", None), doc)
             return
 
         def answer(reply: Reply) -> None:
-            self._send(topic, correlation, reply.to_json(command.action, command.shipment_id), echo)
+            self._send(topic, correlation, reply.to_json(command.action, command.shipment_id), doc)
 
         self.port.submit_async(command, answer)
 
-    def _send(self, topic: str, correlation: bytes | None, doc: dict[str, Any], echo: str | None) -> None:
-        if echo is not None:
-            doc["correlation"] = echo
-        self.reply_out(topic, json.dumps(doc, separators=(",", ":")).encode(), correlation)
-
-
-def _peek(payload: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _correlation(payload: bytes) -> str | None:
-    value = _peek(payload).get("correlation")
-    return value[:256] if isinstance(value, str) else None
-
-
-def _action(payload: bytes) -> str:
-    value = _peek(payload).get("command")
-    return value[:32] if isinstance(value, str) else "?"
+    def _send(self, topic: str, correlation: bytes | None, out: dict[str, Any], command: dict[str, Any]) -> None:
+        echo = command.get("correlation")
+        if isinstance(echo, str):
+            out["correlation"] = echo[:256]
+        self.reply_out(topic, json.dumps(out, separators=(",", ":")).encode(), correlation)

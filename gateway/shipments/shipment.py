@@ -45,8 +45,11 @@ class Shipment:
         self._hex = frozenset(i for i in items if not i.startswith("urn:"))
         self._uris = frozenset(i for i in items if i.startswith("urn:"))
         self._patterns = tuple(UriPattern(c.pattern) for c in self.order.classes)
-        if not self.class_counts:
+        if not self.class_counts:  # derived from what was counted (a restored shipment brings only that)
             self.class_counts = [0] * len(self._patterns)
+            for key in self.seen.values():
+                if key.startswith("class:"):
+                    self.class_counts[int(key[6:])] += 1
 
     @property
     def id(self) -> str:
@@ -168,7 +171,6 @@ class Shipment:
             "acknowledged": self.acknowledged,
             "last_match": self.last_match,
             "seen": self.seen,
-            "class_counts": self.class_counts,
             "unexpected": self.unexpected,
             "wrong_door": self.wrong_door,
             "wrong_direction": self.wrong_direction,
@@ -187,7 +189,6 @@ class Shipment:
             acknowledged=doc.get("acknowledged", False),
             last_match=doc.get("last_match"),
             seen=dict(doc.get("seen", {})),
-            class_counts=list(doc.get("class_counts", [])),
             unexpected=dict(doc.get("unexpected", {})),
             wrong_door=dict(doc.get("wrong_door", {})),
             wrong_direction=dict(doc.get("wrong_direction", {})),
