@@ -15,13 +15,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from gateway.api.auth import Holder, identify
+from gateway.api import views
+from gateway.api.auth import Holder
+from gateway.api.context import Api, Refusal
 from gateway.domain.log import get_logger
-from gateway.ops.snapshot import GatewaySnapshot
-from gateway.shipments.commands import Action, Command, CommandPort, Reply
+from gateway.shipments.commands import Action, Command, Reply
 from gateway.shipments.order import ShipmentOrder
 
 log = get_logger(__name__)
@@ -31,20 +32,9 @@ MAX_BODY = 8 * 1024 * 1024
 _TEXT = "text/plain; charset=utf-8"
 
 
-class Refusal(Exception):
-    def __init__(self, status: int, reason: str, field_name: str | None = None) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.field = status, reason, field_name
-
-
-def create_app(
-    snapshot: Callable[[], GatewaySnapshot],
-    metrics: Callable[[], bytes],
-    commands: CommandPort,
-    holders: tuple[Holder, ...],
-    requests: Counter,
-) -> FastAPI:
+def create_app(api: Api) -> FastAPI:
     app = FastAPI(title="dockgate", docs_url=None, redoc_url=None, openapi_url=None)
+    snapshot, metrics, commands, requests = api.snapshot, api.metrics, api.commands, api.requests
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -65,14 +55,7 @@ def create_app(
         return JSONResponse(body, exc.status, headers)
 
     def caller(request: Request, write: bool) -> Holder:
-        if not holders:
-            raise Refusal(503, "no API tokens configured (api.tokens)")
-        holder = identify(holders, request.headers.get("authorization"))
-        if holder is None:
-            raise Refusal(401, "missing or unknown bearer token (Authorization: Bearer <token>)")
-        if write and holder.role != "operator":
-            raise Refusal(403, f"token {holder.name!r} is a viewer; writes need an operator token")
-        return holder
+        return api.caller(request, write)
 
     async def submit(action: Action, shipment_id: str, holder: Holder, order: ShipmentOrder | None = None) -> Response:
         command = Command(action, shipment_id, order, "http", holder.name)
@@ -141,6 +124,7 @@ def create_app(
             raise Refusal(404, f"no door at location {location!r}", "location")
         return dict(view)
 
+    views.install(app, api)  # present lists, reports
     return app
 
 

@@ -27,6 +27,11 @@ class Holder:
     name: str
     role: Role
     secret: bytes = field(repr=False)  # never logged
+    owner: str | None = None  # only this owner's tags, events and reports
+
+    def sees(self, owner: str | None) -> bool:
+        """May this holder see what belongs to ``owner`` (None: about no tag, e.g. a door's state)?"""
+        return self.owner is None or owner == self.owner
 
 
 def _path(file: Path) -> Path:
@@ -50,7 +55,7 @@ def load_holders(settings: ApiSettings) -> tuple[Holder, ...]:
             raise ApiSetupError(f"{where}: {path} is empty; write the token into it")
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("token_file_open", setting=where, path=str(path), detail="readable by others: chmod 600")
-        holders.append(Holder(token.name, token.role, secret))
+        holders.append(Holder(token.name, token.role, secret, token.owner))
     return tuple(holders)
 
 

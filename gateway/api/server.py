@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from gateway.api.app import create_app
 from gateway.api.auth import load_holders
+from gateway.api.context import Api
 from gateway.config.service import ApiSettings
 from gateway.domain.log import get_logger
 from gateway.ops.snapshot import GatewaySnapshot
@@ -48,7 +49,8 @@ class ApiServer:
             registry=registry or own,
         )
         render = metrics if own is None else (lambda: metrics() + _render(own))
-        self.app = create_app(snapshot, render, commands, holders, requests)
+        local = host in ("127.0.0.1", "::1", "localhost")
+        self.app = create_app(Api(snapshot, render, commands, holders, requests, local_only=local))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         try:

@@ -41,4 +41,3 @@ def describe(config: Config) -> str:
         f"  mqtt: {mqtt.host}:{mqtt.port} (MQTT {mqtt.protocol}), topics {mqtt.topic_prefix}/{config.gateway.id}/...\n"
         f"  outbox: {config.outbox.path}"
     )
-

@@ -13,6 +13,7 @@ from drivers.registry import AnyReaderSettings
 from gateway.config.locations import FilterSettings, LocationSettings
 from gateway.config.references import CrossReferenceError, cross_reference_problems
 from gateway.config.service import ApiSettings, ShipmentSettings
+from gateway.config.transparency import UNASSIGNED, OwnerSettings, PresentSettings, ReportSettings
 from gateway.domain.settings import Duration, Name, Port, Section, Size
 
 ReaderSettings = Annotated[AnyReaderSettings, Field(discriminator="type")]
@@ -88,6 +89,11 @@ class MqttSettings(Section):
     max_inflight: int = Field(100, ge=1, le=65535, description="Events published but not yet acknowledged, at most.")
     epcis: bool = Field(
         False, description="Also publish each arrived/departed/scanned event as an EPCIS 2.0 document (topics.epcis)."
+    )
+    owner_topics: bool = Field(
+        False,
+        description="Also publish each event with an owner on {prefix}/{gateway}/owners/{owner}/events/{location}, "
+        "for a broker ACL per owner.",
     )
 
     @model_validator(mode="after")
@@ -192,6 +198,11 @@ class Config(Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     shipments: ShipmentSettings = Field(default_factory=ShipmentSettings)
+    owners: list[OwnerSettings] = Field(
+        default_factory=list, description="Whose goods a tag is; the first entry that claims it wins."
+    )
+    present: PresentSettings = Field(default_factory=PresentSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
@@ -199,4 +210,21 @@ class Config(Section):
         problems = cross_reference_problems(self.model_dump(include={"readers", "locations"}))
         if problems:
             raise CrossReferenceError(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _owner_names(self) -> Config:
+        names: set[str] = set()
+        claimed: dict[str, str] = {}
+        for owner in self.owners:
+            if owner.name in names:
+                raise ValueError(f"owners: {owner.name!r} is listed twice; give each owner one entry")
+            names.add(owner.name)
+            for claim in [*owner.company_prefixes, *owner.patterns]:
+                if claim in claimed:
+                    raise ValueError(f"owners: {claim!r} is claimed by both {claimed[claim]!r} and {owner.name!r}")
+                claimed[claim] = owner.name
+        for i, token in enumerate(self.api.tokens):
+            if token.owner is not None and token.owner not in names and token.owner != UNASSIGNED:
+                raise ValueError(f"api.tokens[{i}].owner: {token.owner!r} is not in owners ({sorted(names)})")
         return self

@@ -19,6 +19,15 @@ class ApiToken(Section):
     role: Literal["viewer", "operator"] = Field(
         "viewer", description="viewer: read only; operator: may also post, close, cancel shipments."
     )
+    owner: Name | None = Field(
+        None, description="Only this owner's tags, events and reports (a customer's view); a viewer token."
+    )
+
+    @model_validator(mode="after")
+    def _owner_views(self) -> ApiToken:
+        if self.owner is not None and self.role != "viewer":
+            raise ValueError("an owner-scoped token is a viewer: set role: viewer or drop owner")
+        return self
 
 
 class ApiSettings(Section):

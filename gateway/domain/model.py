@@ -74,6 +74,7 @@ class LocationEvent:
     direction_confidence: float = 0.0
     static: bool = False
     reason: str | None = None  # type "exception": why (no_read, barcode_without_tag, ...)
+    owner: str | None = None  # whose goods (gateway.core.owners); None: the event is about no tag
     extra: dict[str, Any] = field(default_factory=dict)  # fields of other event types (barcode, gpi, ...)
     id: str = field(default_factory=lambda: new_event_id())
     seq: int = 0
@@ -95,6 +96,7 @@ class LocationEvent:
             "rssi_max": self.rssi_max,
             "first_seen": rfc3339(self.first_seen),
             "last_seen": rfc3339(self.last_seen),
+            "owner": self.owner,
         }
         if self.type in ("departed", "static"):
             payload["dwell_s"] = round(self.last_seen - self.first_seen, 3)

@@ -26,6 +26,39 @@ class ReadPointFigures:
     location: str | None  # None: no read point names this antenna (its reads are dropped, counted)
     reads: int
     last_read: float
+    rate: float = 0.0  # reads per second, over the last few seconds
+
+
+@dataclass(frozen=True, slots=True)
+class PresentTag:
+    """One tag present at a location, as the present list shows it."""
+
+    epc: str
+    uri: str | None
+    owner: str
+    since: float  # first read of this visit (Unix time)
+    last_seen: float
+    antennas: tuple[int, ...]
+    reads: int
+    direction: str | None  # so far: in / out / None (not yet clear)
+    direction_confidence: float
+    static: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresentList:
+    """What is present at one location, as of ``taken``: at most ``present.max_tags`` tags (the most
+    recently arrived first); ``truncated`` more are present and not listed."""
+
+    location: str
+    taken: float
+    tags: tuple[PresentTag, ...] = ()
+    truncated: int = 0
+    owners: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # owner -> tags present, listed or not
+
+    @property
+    def count(self) -> int:
+        return len(self.tags) + self.truncated
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +107,10 @@ class GatewaySnapshot:
     doors: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)  # location -> door view
     shipment_commands: Mapping[tuple[str, str, str], int] = field(default_factory=lambda: EMPTY)
     shipment_exceptions: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)  # (location, reason)
+    present: Mapping[str, PresentList] = field(default_factory=lambda: EMPTY)  # location -> present now
+    recent_events: tuple[Mapping[str, Any], ...] = ()  # the last events stored (payloads, with seq), oldest first
+    reports: tuple[Mapping[str, Any], ...] = ()  # the last period's reports (payloads), one per owner and location
+    owners: tuple[str, ...] = ()  # owner names, unassigned last
 
     def readiness_problems(self) -> list[str]:
         """Empty when ready: outbox open and writable, readers started."""

@@ -22,9 +22,9 @@ KEEPALIVE_S = 0.5
 TOPIC = "dockgate/gw-test/readers/portal-3/status"
 
 
-def run_through(tmp_path: Path, mosquitto: Broker, quirk: str, reader: str = "", after_s: float = 0.0) -> tuple[
-    str, str, list[dict[str, object]]
-]:
+def run_through(
+    tmp_path: Path, mosquitto: Broker, quirk: str, reader: str = "", after_s: float = 0.0
+) -> tuple[str, str, list[dict[str, object]]]:
     """The gateway reads the quick scenario through a simulator with ``quirk``; every pallet must arrive
     and depart. Returns the gateway's log, the simulator's log and the retained statuses seen."""
     sim, port = start_simulator(QUICK, "--quirk", quirk)

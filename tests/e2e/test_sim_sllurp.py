@@ -42,9 +42,7 @@ def always_visible(rate: float = 20.0) -> Scenario:
                 {
                     "name": "p",
                     "location": "bench",
-                    "tags": [
-                        {"sgtin": {"company_prefix": "0614141", "item_reference": "812345", "count": 2}}
-                    ],
+                    "tags": [{"sgtin": {"company_prefix": "0614141", "item_reference": "812345", "count": 2}}],
                     "visits": [{"start": 0, "end": "1m", "antennas": {1: -50, 3: -60}}],
                 }
             ],
@@ -82,9 +80,7 @@ class RawClient:
             self.pending.extend(self.parser.feed(data))
         return self.pending.pop(0)
 
-    def next(
-        self, skip: tuple[int, ...] = (f.RO_ACCESS_REPORT, f.KEEPALIVE)
-    ) -> tuple[str, dict[str, Any], f.Frame]:
+    def next(self, skip: tuple[int, ...] = (f.RO_ACCESS_REPORT, f.KEEPALIVE)) -> tuple[str, dict[str, Any], f.Frame]:
         while True:
             fr = self.frame()
             assert fr is not None, "connection closed"
@@ -154,9 +150,7 @@ def test_sllurp_inventories_the_scenario(sim: LLRPSimulator) -> None:
         assert -70 < tag["PeakRSSI"] < -40
         assert tag["TagSeenCount"] == 1
         assert tag["ROSpecID"] == 1
-        assert (
-            started * 1e6 <= tag["FirstSeenTimestampUTC"] == tag["LastSeenTimestampUTC"] <= time.time() * 1e6
-        )
+        assert started * 1e6 <= tag["FirstSeenTimestampUTC"] == tag["LastSeenTimestampUTC"] <= time.time() * 1e6
     # pallet-a is on antennas 1-2, pallet-b on 3-4
     assert {t["AntennaID"] for t in tags if t["EPC"].startswith(b"3034257bf7194e40")} == {1, 2}
     # about 7 tags x 2 antennas x 1.5 s x 10 reads/s
@@ -217,9 +211,7 @@ def test_second_concurrent_client_is_refused(sim: LLRPSimulator, raw: RawClient)
 
 
 def test_malformed_message_gets_error_and_connection_survives(raw: RawClient) -> None:
-    bad_rospec = f.tlv(
-        f.P_ROSPEC, struct.pack("!IBB", 9, 0, 0), b"\x00\xb7\x00\x40"
-    )  # AISpec runs past the end
+    bad_rospec = f.tlv(f.P_ROSPEC, struct.pack("!IBB", 9, 0, 0), b"\x00\xb7\x00\x40")  # AISpec runs past the end
     raw.send(f.message(f.ADD_ROSPEC, 77, bad_rospec))
     name, body, _ = raw.next()
     assert (name, body["ID"]) == ("ERROR_MESSAGE", 77)

@@ -296,6 +296,7 @@ def test_sgtin198_serials_round_trip(serial: str, filter_value: int) -> None:
 
 def test_epcpy_agrees_on_the_worked_examples() -> None:
     import epcpy  # in the test extra
+
     for _scheme, epc, uri in TDS_EXAMPLES:
         assert epcpy.hex_to_tag_encodable(epc).epc_uri == uri
 

@@ -267,9 +267,7 @@ def test_static_only_reads_are_window_independent() -> None:
             r"static_tags\[0\]\.epc: expected hex",
         ),
         (
-            lambda d: d.update(
-                static_tags=[{"epc": EPC_S, "antennas": {1: -60}, "location": "d", "colour": 1}]
-            ),
+            lambda d: d.update(static_tags=[{"epc": EPC_S, "antennas": {1: -60}, "location": "d", "colour": 1}]),
             r"static_tags\[0\]: unknown field 'colour'",
         ),
     ],

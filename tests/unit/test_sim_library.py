@@ -58,9 +58,7 @@ CLEAN = {
     "shipment-unexpected-pallet",
 }
 SITE = {
-    "readers": [
-        {"name": "portal", "type": "llrp", "host": "127.0.0.1", "antennas": [1, 2, 3, 4, 5, 6, 7, 8]}
-    ],
+    "readers": [{"name": "portal", "type": "llrp", "host": "127.0.0.1", "antennas": [1, 2, 3, 4, 5, 6, 7, 8]}],
     "locations": [
         {
             "name": "dock-3",
@@ -155,9 +153,7 @@ def test_file_loads_with_site_category_and_realistic_numbers(name: str) -> None:
             if v.stray:
                 assert all(-80 <= k <= -70 for k in knots), (p.name, knots)
                 assert v.read_rate is not None and v.read_rate < sc.read_rate
-                assert all(sides(sc)[a][0] != p.location for a in v.antennas), (
-                    "strays come from the neighbour"
-                )
+                assert all(sides(sc)[a][0] != p.location for a in v.antennas), "strays come from the neighbour"
             else:
                 assert all(-65 <= k <= -45 for k in knots), (p.name, knots)
                 assert all(sides(sc)[a][0] == p.location for a in v.antennas)
@@ -218,9 +214,7 @@ def test_direction_shows_in_the_rssi_ramps(name: str) -> None:
                 vals = [r.rssi for r in rs if where[r.antenna][1] == side and t0 <= r.t_s < t1]
                 return sum(vals) / len(vals)
 
-            early = mean("outside", v.start_s, v.start_s + third) - mean(
-                "inside", v.start_s, v.start_s + third
-            )
+            early = mean("outside", v.start_s, v.start_s + third) - mean("inside", v.start_s, v.start_s + third)
             late = mean("outside", v.end_s - third, v.end_s) - mean("inside", v.end_s - third, v.end_s)
             if v.direction == "in":
                 assert early > 5 and late < -5, (p.name, early, late)
@@ -280,9 +274,7 @@ def test_neighbour_strays_truth_lists_only_the_real_location() -> None:
         assert sum(r.rssi for r in stray_reads) / len(stray_reads) < -70
     # a dock-3 pallet moves in while a dock-4 pallet moves out next door
     d3 = next(p for p in sc.pallets if p.location == "dock-3")
-    assert any(
-        v.start_s < d3.visits[0].end_s and d3.visits[0].start_s < v.end_s for p in d4 for v in p.visits
-    )
+    assert any(v.start_s < d3.visits[0].end_s and d3.visits[0].start_s < v.end_s for p in d4 for v in p.visits)
 
 
 def test_static_door_frame() -> None:
@@ -295,9 +287,7 @@ def test_static_door_frame() -> None:
     starts = sorted(v.start_s for p in sc.pallets for v in p.visits)
     assert sum(s < 300 for s in starts) >= 2 and sum(s > 300 for s in starts) >= 2
     open_visits = [t for t in sc.truth() if t.open_end and not t.static]
-    assert open_visits and {(t.pallet, t.end_s, t.direction) for t in open_visits} == {
-        ("pallet-5-staged", 420.0, None)
-    }
+    assert open_visits and {(t.pallet, t.end_s, t.direction) for t in open_visits} == {("pallet-5-staged", 420.0, None)}
     for s in sc.static_tags:
         ts = [r.t_s for r in reads if r.epc == bytes.fromhex(s.epcs[0])]
         assert ts[0] < 0.2 and ts[-1] > 419.8

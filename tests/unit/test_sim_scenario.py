@@ -118,9 +118,7 @@ def test_missing_required_field_is_named() -> None:
 def test_duplicate_epc_across_pallets_is_rejected() -> None:
     data = minimal()
     data["pallets"].append(dict(data["pallets"][0], name="p2"))
-    with pytest.raises(
-        ScenarioError, match=r"pallets\[1\]\.tags: EPC 3034257BF7194E4000001A85 is also on p1"
-    ):
+    with pytest.raises(ScenarioError, match=r"pallets\[1\]\.tags: EPC 3034257BF7194E4000001A85 is also on p1"):
         scenario_from_dict(data)
 
 

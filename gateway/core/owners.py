@@ -1,0 +1,69 @@
+"""Whose goods a tag is: the first ``owners`` entry that claims its identity (a GS1 company prefix or an
+EPC URI pattern), else ``unassigned``. Asked once per event, never per read; answers are cached."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.config.transparency import UNASSIGNED, OwnerSettings
+from gateway.core.identity import UriPattern
+from gateway.domain.model import LocationEvent
+
+_ID = "urn:epc:id:"
+_CACHE_MAX = 100_000
+
+
+def company_prefix(uri: str | None) -> str | None:
+    """``urn:epc:id:sgtin:0614141.812345.6789`` -> ``0614141``; None for other URIs."""
+    if uri is None or not uri.startswith(_ID):
+        return None
+    _scheme, colon, body = uri[len(_ID) :].partition(":")
+    return body.partition(".")[0] or None if colon else None
+
+
+class Owners:
+    def __init__(self, settings: Iterable[OwnerSettings]) -> None:
+        self.names: tuple[str, ...] = ()
+        self._prefixes: dict[str, str] = {}  # company prefix -> owner (the first that claims it)
+        self._patterns: list[tuple[int, UriPattern, str]] = []  # (rank, pattern, owner)
+        self._prefix_rank: dict[str, int] = {}
+        names = []
+        for rank, owner in enumerate(settings):
+            names.append(owner.name)
+            for prefix in owner.company_prefixes:
+                self._prefixes.setdefault(prefix, owner.name)
+                self._prefix_rank.setdefault(prefix, rank)
+            self._patterns += [(rank, UriPattern(p), owner.name) for p in owner.patterns]
+        self.names = (*names, UNASSIGNED)
+        self._cache: dict[str, str] = {}
+
+    def of(self, uri: str | None) -> str:
+        """The owner of the identity ``uri`` (a pure identity URI, or None: not a GS1 identity)."""
+        if uri is None:
+            return UNASSIGNED
+        owner = self._cache.get(uri)
+        if owner is None:
+            owner = self._resolve(uri)
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[uri] = owner
+        return owner
+
+    def _resolve(self, uri: str) -> str:
+        best: tuple[int, str] | None = None
+        prefix = company_prefix(uri)
+        if prefix is not None and prefix in self._prefixes:
+            best = (self._prefix_rank[prefix], self._prefixes[prefix])
+        for rank, pattern, owner in self._patterns:
+            if best is not None and rank >= best[0]:
+                break
+            if pattern.matches(uri):
+                best = (rank, owner)
+                break
+        return best[1] if best is not None else UNASSIGNED
+
+    def assign(self, events: Iterable[LocationEvent]) -> None:
+        """Give each event about a tag (an EPC or an identity URI) its owner; the others keep None."""
+        for event in events:
+            if event.owner is None and (event.epc or event.uri):
+                event.owner = self.of(event.uri)
