@@ -141,6 +141,7 @@ class Gateway:
                     self.commands,
                     self.config.api,
                     registry=self.metrics.registry,
+                    owners=self.config.owners,
                 )
             except OSError as exc:
                 log.error("listen_failed", metrics=listen, error=str(exc), detail="metrics and health are off")

@@ -11,6 +11,7 @@ from fastapi import Request
 from prometheus_client import Counter
 
 from gateway.api.auth import Holder, identify
+from gateway.core.owners import Owners
 from gateway.ops.snapshot import GatewaySnapshot
 from gateway.shipments.commands import CommandPort
 
@@ -30,6 +31,7 @@ class Api:
     commands: CommandPort
     holders: tuple[Holder, ...]
     requests: Counter
+    owners: Owners = field(default_factory=lambda: Owners(()))  # the API thread's own (its cache is its own)
     local_only: bool = True  # the listener is bound to a loopback address: /metrics needs no token
     extra: dict[str, object] = field(default_factory=dict)
 

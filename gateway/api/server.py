@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -20,6 +20,8 @@ from gateway.api.app import create_app
 from gateway.api.auth import load_holders
 from gateway.api.context import Api
 from gateway.config.service import ApiSettings
+from gateway.config.transparency import OwnerSettings
+from gateway.core.owners import Owners
 from gateway.domain.log import get_logger
 from gateway.ops.snapshot import GatewaySnapshot
 from gateway.shipments.commands import CommandPort
@@ -37,6 +39,7 @@ class ApiServer:
         commands: CommandPort,
         settings: ApiSettings,
         registry: CollectorRegistry | None = None,
+        owners: Sequence[OwnerSettings] = (),
     ) -> None:
         """``registry``: where ``dockgate_api_requests_total`` is registered (the one ``metrics`` renders);
         None: a registry of its own, rendered after ``metrics``."""
@@ -50,7 +53,7 @@ class ApiServer:
         )
         render = metrics if own is None else (lambda: metrics() + _render(own))
         local = host in ("127.0.0.1", "::1", "localhost")
-        self.app = create_app(Api(snapshot, render, commands, holders, requests, local_only=local))
+        self.app = create_app(Api(snapshot, render, commands, holders, requests, Owners(owners), local))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.config.transparency import UNASSIGNED, OwnerSettings
-from gateway.core.identity import UriPattern
+from gateway.core.identity import UriPattern, epc_uri
 from gateway.domain.model import LocationEvent
 
 _ID = "urn:epc:id:"
@@ -48,6 +48,13 @@ class Owners:
                 self._cache.clear()
             self._cache[uri] = owner
         return owner
+
+    def of_text(self, text: str) -> str:
+        """The owner of an item as lists show it: a hex EPC, an identity URI, or a class ``pattern x N``."""
+        text = text.split(" x ", 1)[0].strip()
+        if text[:8].lower() == "urn:epc:":
+            return self.of(text.replace("urn:epc:idpat:", _ID, 1).split("*", 1)[0])
+        return self.of(epc_uri(text))
 
     def _resolve(self, uri: str) -> str:
         best: tuple[int, str] | None = None
