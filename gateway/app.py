@@ -29,6 +29,7 @@ from gateway.config import Config
 from gateway.core.doors import DoorSignals
 from gateway.core.flow import Flow
 from gateway.core.ingress import ReadIngress
+from gateway.core.owners import Owners
 from gateway.core.pipeline import Pipeline
 from gateway.core.readers import ReaderBoard
 from gateway.delivery.dispatcher import Dispatcher, Latency
@@ -40,6 +41,7 @@ from gateway.delivery.topics import Topics
 from gateway.domain.errors import ConfigError, DockgateError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, TagRead
+from gateway.ops.display import Display
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
 from gateway.ops.systemd import SystemdNotifier
@@ -81,6 +83,8 @@ class Gateway:
         self._reload_requested = False
         self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._read_taps: list[Callable[[list[TagRead]], None]] = []
+        self.owners = Owners(config.owners)
+        self.display = Display(config, self.owners)
         self.snapshot = GatewaySnapshot(gateway=config.gateway.id, taken=time.time())
         self.metrics.attach(lambda: self.snapshot)
 
@@ -101,7 +105,8 @@ class Gateway:
     def _dispatcher(self, config: Config, publisher: MqttPublisher) -> Dispatcher:
         latency = Latency(self.metrics.publish_latency, self.metrics.read_to_publish_latency)
         mqtt = config.mqtt
-        return Dispatcher(publisher, mqtt.max_inflight, mqtt.reconnect_delay_max, latency, epcis=mqtt.epcis)
+        owner_topic = (lambda payload: self.topics.owner_event_of(payload)) if mqtt.owner_topics else None
+        return Dispatcher(publisher, mqtt.max_inflight, mqtt.reconnect_delay_max, latency, mqtt.epcis, owner_topic)
 
     def _make_driver(self, settings: Any) -> ReaderDriver:  # one of the registry's settings models
         driver = create_driver(settings, self.ingress.hand_over, self.readers.report)
@@ -230,12 +235,14 @@ class Gateway:
         fault = self.storage.fault or (None if self.outbox.is_open else "outbox not open")
         answers = desk.take_commands(now, events, fault)
         events += desk.check(events, now)
+        self.owners.assign(events)
         dispatcher = self.dispatcher
         stored = self.storage.store(events, self.topic_for, self.epcis, dispatcher.cursor, desk.book.take_dirty())
         for pending, reply in answers:  # after the commit: accepted means durable
             pending.answer(reply)
         if stored:
             self._stored(stored)
+            self.display.stored(stored)
         self.readers.update(self.publisher.connected, self._publish_status)
         publisher = self.publisher
         desk.show(now, publisher.connects, publisher.connected, self._publish_door, self.drivers)
@@ -243,7 +250,12 @@ class Gateway:
         self.storage.housekeeping(now, dispatcher.cursor, lambda: presence.snapshot(_PRESENCE_SAVE_MAX))
         if self.outbox.is_open:
             dispatcher.turn(self.outbox, now)
+        publish = self._publish_present if publisher.connected else None
+        self.display.turn(now, events, self.flow.pipeline, publisher.connects, publish)
         self.snapshot = self._take_snapshot()
+
+    def _publish_present(self, location: str, payload: bytes) -> None:
+        self.publisher.publish(self.topics.present(location), payload, retain=True)
 
     def _publish_door(self, location: str, payload: bytes) -> None:
         self.publisher.publish(self.topics.door_status(location), payload, retain=True)
@@ -283,9 +295,10 @@ class Gateway:
     def _take_snapshot(self) -> GatewaySnapshot:
         outbox, storage, pipeline, publisher = self.outbox, self.storage, self.flow.pipeline, self.publisher
         scans = self.flow.scans
+        display, rates = self.display, self.display.rates.rates
         points = [
-            ReadPointFigures(reader, antenna, point.location.name, point.reads, point.last_read)
-            for (reader, antenna), point in pipeline.read_points.points.items()
+            ReadPointFigures(r, a, point.location.name, point.reads, point.last_read, rates.get((r, a), 0.0))
+            for (r, a), point in pipeline.read_points.points.items()
         ]
         points += [ReadPointFigures(r, a, None, n, 0.0) for (r, a), n in pipeline.unmapped.items()]
         return GatewaySnapshot(
@@ -319,6 +332,9 @@ class Gateway:
             doors=self.shipments.door_views,
             shipment_commands=self.shipments.command_counts,
             shipment_exceptions=self.shipments.exception_counts,
+            present=display.present.lists,
+            recent_events=display.recent.shown,
+            owners=self.owners.names,
         )
 
     # ---- reload ---------------------------------------------------------------------------------------
@@ -369,6 +385,10 @@ class Gateway:
                 drivers[settings.name] = self._make_driver(settings)
                 drivers[settings.name].start()
         self.drivers = [drivers[r.name] for r in new.readers]
+        self.owners = Owners(new.owners)
+        display: Display = Display(new, self.owners)
+        display.adopt(self.display)
+        self.display = display
         flow = Flow(new, identity=self.flow.pipeline.identity)
         flow.adopt(self.flow, set(plan.locations_kept))
         self.flow = flow

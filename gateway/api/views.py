@@ -9,39 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from gateway.api.context import Api, Refusal
-from gateway.domain.model import rfc3339
 from gateway.ops.snapshot import PresentList
 
 
 def present_json(gateway: str, present: PresentList, owner: str | None = None) -> dict[str, Any]:
-    """The present list as published (``{prefix}/{gateway}/locations/{location}/present``) and served;
-    ``owner``: only that owner's tags (``truncated`` then counts only what is known to be theirs)."""
-    tags = present.tags if owner is None else tuple(t for t in present.tags if t.owner == owner)
-    count = present.count if owner is None else present.owners.get(owner, 0)
-    return {
-        "gateway": gateway,
-        "location": present.location,
-        "time": rfc3339(present.taken),
-        "owner": owner,
-        "count": count,
-        "truncated": count - len(tags),
-        "owners": dict(present.owners) if owner is None else {owner: count},
-        "tags": [
-            {
-                "epc": t.epc,
-                "uri": t.uri,
-                "owner": t.owner,
-                "since": rfc3339(t.since),
-                "last_seen": rfc3339(t.last_seen),
-                "antennas": list(t.antennas),
-                "reads": t.reads,
-                "direction": t.direction,
-                "direction_confidence": t.direction_confidence,
-                "static": t.static,
-            }
-            for t in tags
-        ],
-    }
+    """The present list as published and served (``PresentList.to_json``)."""
+    return present.to_json(gateway, owner)
 
 
 def install(app: FastAPI, api: Api) -> None:

@@ -5,12 +5,14 @@ visit), with the dwell time and the direction of movement; a tag present without
 
 from __future__ import annotations
 
+import heapq
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from gateway.config import PipelineSettings
 from gateway.core.identity import IdentityCache
 from gateway.domain.model import LocationEvent, PresenceRow, TagRead, antenna_list
+from gateway.domain.present import PresentList, PresentTag
 
 
 def _power(rssi: float | None) -> float:
@@ -154,6 +156,41 @@ class PresenceTracker:
                     )
         return rows
 
+    def present_at(self, location: str, limit: int, owner_of: Callable[[str | None], str], taken: float) -> PresentList:
+        """The tags present (and static) at ``location`` now, the most recently arrived first, at most
+        ``limit`` of them listed; every one counted per owner. O(tags there): once per list, never per read."""
+        place = self._places.get(location)
+        if place is None:
+            return PresentList(location, taken)
+        visits = [*place.present.values(), *place.static.values()]
+        uri = self._identity.uri
+        owners: dict[str, int] = {}
+        owner_by_epc: dict[str, str] = {}
+        for visit in visits:
+            owner = owner_of(uri(visit.epc))
+            owner_by_epc[visit.epc] = owner
+            owners[owner] = owners.get(owner, 0) + 1
+        listed = visits if len(visits) <= limit else heapq.nlargest(limit, visits, key=_since)
+        listed.sort(key=_since, reverse=True)
+        tags = []
+        for visit in listed:
+            direction, confidence = visit.direction()
+            tags.append(
+                PresentTag(
+                    visit.epc,
+                    uri(visit.epc),
+                    owner_by_epc[visit.epc],
+                    visit.first_seen,
+                    visit.last_seen,
+                    tuple(antenna_list(visit.antennas)),
+                    visit.reads,
+                    direction,
+                    confidence,
+                    visit.static,
+                )
+            )
+        return PresentList(location, taken, tuple(tags), len(visits) - len(tags), owners)
+
     def restore(self, rows: Iterable[PresenceRow]) -> int:
         """Visits known to be present before a restart (oldest first). Those at locations that no longer
         exist are skipped; the rest depart in the usual way when they are not read again."""
@@ -277,6 +314,10 @@ class PresenceTracker:
             uri=self._identity.uri(visit.epc),
             static=visit.static,
         )
+
+
+def _since(visit: _Visit) -> float:
+    return visit.first_seen
 
 
 def _expired(visits: dict[str, _Visit], before: float) -> list[_Visit]:

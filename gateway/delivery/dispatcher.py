@@ -16,6 +16,7 @@ every turn: the broker keeps the connection, and the refusal is logged with its 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -50,6 +51,7 @@ class Transport(Protocol):
 class Part(Enum):
     EVENT = "event"
     EPCIS = "epcis"
+    OWNER = "owner"  # the event again on its owner's topic (mqtt.owner_topics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,16 @@ class Dispatcher:
         retry_delay_max: float,
         latency: Latency,
         epcis: bool,
+        owner_topic: Callable[[bytes], str | None] | None = None,
     ) -> None:
+        """``owner_topic``: the owner's topic of an event's payload (None: the event is about no tag), or
+        None: events go on their own topic only."""
         self.publisher = publisher
         self._max_inflight = max_inflight
         self._retry_delay_max = retry_delay_max
         self._latency = latency
-        self._messages_per_row = 2 if epcis else 1  # messages per outbox row, at most
+        self._owner_topic = owner_topic
+        self._messages_per_row = 1 + epcis + (owner_topic is not None)  # messages per outbox row, at most
         self._cursor = 0  # highest seq handed to the publisher
         self._in_flight: dict[int, MessageKey] = {}  # message id -> what it is
         self._parts_left: dict[int, int] = {}  # seq -> parts of the row still without PUBACK
@@ -151,7 +157,12 @@ class Dispatcher:
             parts = 1
             if item.epcis_topic is not None and item.epcis_payload is not None:
                 self._in_flight[publish(item.epcis_topic, item.epcis_payload)] = MessageKey(seq, Part.EPCIS)
-                parts = 2
+                parts += 1
+            if self._owner_topic is not None:
+                topic = self._owner_topic(item.payload)
+                if topic is not None:
+                    self._in_flight[publish(topic, item.payload)] = MessageKey(seq, Part.OWNER)
+                    parts += 1
             self._parts_left[seq] = parts
             self._cursor = seq
             detected = self._detected.pop(seq, None)

@@ -4,6 +4,8 @@ template changes every topic at once."""
 
 from __future__ import annotations
 
+import json
+
 from gateway.config import MqttSettings
 
 
@@ -20,6 +22,8 @@ class Topics:
         self.shipment_commands = f"{base}/commands/shipments"
         self.shipment_replies = f"{base}/replies/shipments"
         self._door = base + "/doors/{location}/status"
+        self._present = base + "/locations/{location}/present"
+        self._owner_events = base + "/owners/{owner}/events/{location}"
 
     def event(self, location: str, kind: str) -> str:
         return self._event.format(location=location, type=kind)
@@ -33,6 +37,20 @@ class Topics:
     def door_status(self, location: str) -> str:
         """Retained: the door's shipment state and progress."""
         return self._door.format(location=location)
+
+    def present(self, location: str) -> str:
+        """Retained: what is present at the location (gateway.ops.present)."""
+        return self._present.format(location=location)
+
+    def owner_event(self, owner: str, location: str) -> str:
+        """An event again, under its owner: for a broker ACL per owner (mqtt.owner_topics)."""
+        return self._owner_events.format(owner=owner, location=location)
+
+    def owner_event_of(self, payload: bytes) -> str | None:
+        """The owner's topic of a stored event's payload; None for an event about no tag."""
+        doc = json.loads(payload)
+        owner = doc.get("owner")
+        return self.owner_event(owner, doc["location"]) if owner else None
 
 
 class _Later(dict[str, str]):

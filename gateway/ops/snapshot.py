@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gateway.domain.present import PresentList, PresentTag
+
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
+__all__ = ["PresentList", "PresentTag"]  # re-exported: what the snapshot shows of each location
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,38 +30,6 @@ class ReadPointFigures:
     reads: int
     last_read: float
     rate: float = 0.0  # reads per second, over the last few seconds
-
-
-@dataclass(frozen=True, slots=True)
-class PresentTag:
-    """One tag present at a location, as the present list shows it."""
-
-    epc: str
-    uri: str | None
-    owner: str
-    since: float  # first read of this visit (Unix time)
-    last_seen: float
-    antennas: tuple[int, ...]
-    reads: int
-    direction: str | None  # so far: in / out / None (not yet clear)
-    direction_confidence: float
-    static: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PresentList:
-    """What is present at one location, as of ``taken``: at most ``present.max_tags`` tags (the most
-    recently arrived first); ``truncated`` more are present and not listed."""
-
-    location: str
-    taken: float
-    tags: tuple[PresentTag, ...] = ()
-    truncated: int = 0
-    owners: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # owner -> tags present, listed or not
-
-    @property
-    def count(self) -> int:
-        return len(self.tags) + self.truncated
 
 
 @dataclass(frozen=True, slots=True)
