@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from gateway.api import views
-from gateway.api.auth import Holder
+from gateway.api import session, views
+from gateway.api.auth import Holder, identify
 from gateway.api.context import Api, Refusal
 from gateway.domain.log import get_logger
 from gateway.shipments.commands import Action, Command, Reply
@@ -63,7 +63,10 @@ def create_app(api: Api) -> FastAPI:
         return JSONResponse(reply.to_json(action, shipment_id), reply.status)
 
     @app.get("/metrics")
-    def get_metrics() -> Response:
+    def get_metrics(request: Request) -> Response:
+        # Open on a loopback listener only: on another address, who may scrape is who holds a token (any role).
+        if not api.local_only and identify(api.holders, request.headers.get("authorization")) is None:
+            raise Refusal(401, "/metrics on a non-local address needs a bearer token (api.tokens)")
         return Response(metrics(), 200, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
@@ -125,6 +128,7 @@ def create_app(api: Api) -> FastAPI:
         return dict(view)
 
     views.install(app, api)  # present lists, reports
+    session.install(app, api)  # /login, /logout, one-time login links
     return app
 
 

@@ -1,7 +1,13 @@
-"""Bearer tokens of the API: read once at start from ``api.tokens[i].file``, compared in constant time."""
+"""Bearer tokens of the API: read once at start from ``api.tokens[i].file``, compared in constant time; and
+the browser session that a token opens (``sign_session``, ``session_of``).
+
+A session value is ``NAME.EXPIRY.NONCE.MAC``: the holder's name, the expiry (Unix seconds), a random nonce,
+and an HMAC-SHA256 over the first three keyed by a key derived from that holder's token. It is stateless
+(a restarted gateway accepts it), cannot be forged without the token, and ends when the token changes."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import stat
@@ -16,6 +22,8 @@ from gateway.domain.log import get_logger
 log = get_logger(__name__)
 
 Role = Literal["viewer", "operator"]
+SESSION_COOKIE = "dockgate_session"
+_SESSION_KEY_LABEL = b"dockgate browser session v1"
 
 
 class ApiSetupError(DockgateError):
@@ -70,3 +78,30 @@ def identify(holders: tuple[Holder, ...], authorization: str | None) -> Holder |
         if hmac.compare_digest(holder.secret, given):
             found = holder
     return found
+
+
+def _session_mac(holder: Holder, payload: str) -> bytes:
+    key = hmac.new(holder.secret, _SESSION_KEY_LABEL, hashlib.sha256).digest()  # never the token itself
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest().encode()
+
+
+def sign_session(holder: Holder, expiry: int, nonce: str) -> str:
+    """The cookie value of a session of ``holder`` until ``expiry`` (Unix seconds)."""
+    payload = f"{holder.name}.{expiry}.{nonce}"
+    return f"{payload}.{_session_mac(holder, payload).decode()}"
+
+
+def session_of(holders: tuple[Holder, ...], value: str | None, now: float) -> tuple[Holder, str, int] | None:
+    """``(holder, nonce, expiry)`` of a genuine session value not yet expired, or None (forged, tampered,
+    expired, or of a token no longer configured or changed since)."""
+    parts = (value or "").rsplit(".", 3)  # a name may hold dots; the other three never do
+    if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) <= now:
+        return None
+    name, expiry, nonce, mac = parts
+    holder = next((h for h in holders if h.name == name), None)
+    if holder is None or not nonce:
+        return None
+    expected = _session_mac(holder, f"{name}.{expiry}.{nonce}")
+    if not hmac.compare_digest(expected, mac.encode(errors="replace")):
+        return None
+    return holder, nonce, int(expiry)

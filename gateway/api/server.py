@@ -53,7 +53,10 @@ class ApiServer:
         )
         render = metrics if own is None else (lambda: metrics() + _render(own))
         local = host in ("127.0.0.1", "::1", "localhost")
-        self.app = create_app(Api(snapshot, render, commands, holders, requests, Owners(owners), local))
+        ttl = settings.session_ttl
+        self.app = create_app(
+            Api(snapshot, render, commands, holders, requests, Owners(owners), local, session_ttl=ttl)
+        )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         try:

@@ -40,4 +40,5 @@ def describe(config: Config) -> str:
         f"  locations: {locations}\n"
         f"  mqtt: {mqtt.host}:{mqtt.port} (MQTT {mqtt.protocol}), topics {mqtt.topic_prefix}/{config.gateway.id}/...\n"
         f"  outbox: {config.outbox.path}"
+        + (f"\n  owners: {', '.join(o.name for o in config.owners)} (the rest: unassigned)" if config.owners else "")
     )

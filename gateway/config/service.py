@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from gateway.domain.settings import Name, Section
+from gateway.domain.settings import Duration, Name, Section
 
 
 class ApiToken(Section):
@@ -37,6 +37,13 @@ class ApiSettings(Section):
     )
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): the listener serves HTTPS.")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert (owner-only).")
+    session_ttl: Duration = Field(
+        12 * 3600.0,
+        gt=0,
+        le=30 * 86400.0,
+        description="How long a browser session (the cookie set by POST /login after a token) lasts; "
+        "changing the token ends its sessions sooner.",
+    )
 
     @model_validator(mode="after")
     def _pair(self) -> ApiSettings:
