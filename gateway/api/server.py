@@ -24,6 +24,7 @@ from gateway.config.transparency import OwnerSettings
 from gateway.core.owners import Owners
 from gateway.domain.log import get_logger
 from gateway.ops.snapshot import GatewaySnapshot
+from gateway.reports.report import ReportSource
 from gateway.shipments.commands import CommandPort
 
 log = get_logger(__name__)
@@ -40,9 +41,11 @@ class ApiServer:
         settings: ApiSettings,
         registry: CollectorRegistry | None = None,
         owners: Sequence[OwnerSettings] = (),
+        reports: ReportSource | None = None,
     ) -> None:
         """``registry``: where ``dockgate_api_requests_total`` is registered (the one ``metrics`` renders);
-        None: a registry of its own, rendered after ``metrics``."""
+        None: a registry of its own, rendered after ``metrics``. ``reports``: where ``GET /api/v1/reports``
+        reads (``ReportSource.of(config)``); None: it answers 503."""
         holders = load_holders(settings)  # ApiSetupError naming api.tokens[i].file
         own = CollectorRegistry() if registry is None else None
         requests = Counter(
@@ -53,9 +56,10 @@ class ApiServer:
         )
         render = metrics if own is None else (lambda: metrics() + _render(own))
         local = host in ("127.0.0.1", "::1", "localhost")
+        extra: dict[str, object] = {"reports": reports} if reports is not None else {}
         ttl = settings.session_ttl
         self.app = create_app(
-            Api(snapshot, render, commands, holders, requests, Owners(owners), local, session_ttl=ttl)
+            Api(snapshot, render, commands, holders, requests, Owners(owners), local, extra, session_ttl=ttl)
         )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)

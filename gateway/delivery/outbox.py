@@ -43,6 +43,8 @@ from pathlib import Path
 from gateway.config import OutboxSettings
 from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
 from gateway.delivery.presence_store import PresenceStore
+from gateway.delivery.report_store import SCHEMA as REPORT_SCHEMA
+from gateway.delivery.report_store import ReportStore
 from gateway.delivery.retention import SIZE, Row, row_size, seq_ranges, with_gap
 from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
 from gateway.delivery.shipment_store import SCHEMA as SHIPMENT_SCHEMA
@@ -90,6 +92,7 @@ class Outbox:
         self._seq = SeqReservation(self.path.with_name(self.path.name + ".seq"))
         self.presence = PresenceStore(self._require)
         self.shipments = ShipmentStore(self._require)
+        self.reports = ReportStore(self._require)
         self._db: sqlite3.Connection | None = None
         self._last_seq = 0
         self._reserved = 0
@@ -145,7 +148,7 @@ class Outbox:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA)
+            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA + REPORT_SCHEMA)
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
@@ -254,6 +257,7 @@ class Outbox:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
                 self.presence.record(events)
+                self.reports.record(events, rejected)
                 self.shipments.record(shipments)
                 self._count += len(rows)
                 self._bytes += sum(row_size(r) for r in rows)

@@ -14,6 +14,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from gateway.config import MqttSettings, TopicSettings, parse_config
 from gateway.delivery.topics import Topics
 from gateway.domain.model import LocationEvent
+from gateway.reports.report import REPORT_FIELDS
 from gateway.shipments.board import DoorBoard
 from gateway.shipments.book import ShipmentBook
 from gateway.shipments.commands import CommandError, Reply, parse_command
@@ -275,6 +276,7 @@ def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     # its exceptions, the verdict's lists
     sent |= {"shipment", "shipment_direction", "expected_location", "expected_direction", "detail", "close_reason"}
     sent |= {"expected", "seen", "missing", "unexpected", "wrong_door", "wrong_direction"}
+    sent |= set(REPORT_FIELDS)  # report events (tests/unit/test_reports.py checks them against the schema)
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 
