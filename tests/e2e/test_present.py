@@ -18,7 +18,8 @@ from gateway.app import Gateway
 from gateway.config import parse_config
 from gateway.domain.model import TagRead
 from simulators.llrp.epc import sscc96
-from tests.conftest import Broker, Subscriber, free_port, wait_until
+from tests.conftest import Broker, Subscriber, wait_until
+from tests.tlsutil import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
