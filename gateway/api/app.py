@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from gateway.api import reports, session, views
+from gateway.api import board, reports, session, views
 from gateway.api.auth import Holder, identify
 from gateway.api.context import Api, Refusal
 from gateway.domain.log import get_logger
@@ -129,6 +129,7 @@ def create_app(api: Api) -> FastAPI:
 
     views.install(app, api)  # present lists, reports
     reports.install(app, api)  # GET /api/v1/reports
+    board.install(app, api)  # the door board: pages, JSON, live stream
     session.install(app, api)  # /login, /logout, one-time login links
     return app
 
