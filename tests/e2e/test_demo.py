@@ -3,25 +3,34 @@ plain lines through a pipe, the live view on a terminal (a pseudo-terminal here)
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import pty
 import re
 import select
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from tests.conftest import REPO
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
 
-def run_piped(*args: str, until: Callable[[str], bool], timeout: float = 40) -> tuple[int, str, str]:
-    """Start `dockgate demo ARGS` with pipes, wait until ``until(output)``, press Ctrl-C, return (code, out, err)."""
+def run_piped(
+    *args: str, until: Callable[[str], bool], timeout: float = 40, during: Callable[[str], None] | None = None
+) -> tuple[int, str, str]:
+    """Start `dockgate demo ARGS` with pipes, wait until ``until(output)``, call ``during(output)`` if given
+    (the demo still running), press Ctrl-C, return (code, out, err)."""
     demo = subprocess.Popen(
         [sys.executable, "-m", "gateway", "demo", *args],
         cwd=REPO,
@@ -39,7 +48,11 @@ def run_piped(*args: str, until: Callable[[str], bool], timeout: float = 40) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not until("".join(lines)) and demo.poll() is None:
         time.sleep(0.2)
-    demo.send_signal(signal.SIGINT)
+    try:
+        if during is not None and demo.poll() is None:
+            during("".join(lines))
+    finally:
+        demo.send_signal(signal.SIGINT)
     try:
         code = demo.wait(30)
     finally:
@@ -60,6 +73,54 @@ def test_demo_prints_delivered_events_and_stops_on_ctrl_c() -> None:
     assert "gateway status: online" in text
     assert "stopping..." in text
     assert "Traceback" not in err
+
+
+def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One GET, redirects not followed."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path, headers={"Cookie": f"dockgate_session={cookie}"} if cookie else {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_demo_prints_a_one_time_link_to_the_door_board() -> None:
+    seen: dict[str, Any] = {}
+
+    def use_the_link(text: str) -> None:
+        match = re.search(r"^Door board: (http://127\.0\.0\.1:\d+/login/once/[A-Za-z0-9_-]+)$", text, re.MULTILINE)
+        assert match, text
+        link = match.group(1)
+        seen["first"] = status, headers, _ = _get(link)
+        cookie = re.match(r"dockgate_session=([^;]+);", headers.get("set-cookie", ""))
+        assert status == 303 and headers["location"] == "/" and cookie, headers
+        assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+        base = link.split("/login/", 1)[0]
+        for path in ("/api/v1/doors/dock-3", "/api/v1/locations/dock-3/present"):
+            status, _, body = _get(base + path, cookie.group(1))
+            assert status == 200, (path, body)
+            assert json.loads(body)["location"] == "dock-3"
+        assert _get(base + "/api/v1/doors/dock-3")[0] == 401  # the link, not the address, opens it
+        seen["second"] = _get(link)
+
+    code, text, err = run_piped(until=lambda out: "Door board: " in out, during=use_the_link)
+    assert code == 0, f"exit {code}\n{text}\n{err}"
+    assert seen["second"][0] == 401 and "set-cookie" not in seen["second"][1]  # used once already
+    assert "Traceback" not in err
+
+
+def test_demo_board_token_is_owner_only_and_the_listener_local(tmp_path: Path) -> None:
+    from gateway.cli.demo.setup import BOARD_HOLDER, demo_config, scenario_path, write_board_token
+    from simulators.llrp.scenario import load_scenario
+
+    token = write_board_token(tmp_path)
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and len(token.read_text().strip()) >= 32
+    config = demo_config(load_scenario(scenario_path(None)), 1883, 5084, tmp_path / "outbox.db", False, token)
+    assert config.metrics.listen and config.metrics.listen.startswith("127.0.0.1:")
+    assert [(t.name, t.role, t.file) for t in config.api.tokens] == [(BOARD_HOLDER, "viewer", token)]
 
 
 def test_demo_with_epcis_and_a_library_scenario_by_name() -> None:

@@ -17,7 +17,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.cli.demo.broker import EmbeddedBroker
 from gateway.cli.demo.lines import format_message
 from gateway.cli.demo.screen import Header, render
-from gateway.cli.demo.setup import DemoError, antennas_needed, demo_config, scenario_path
+from gateway.cli.demo.setup import (
+    BOARD_HOLDER,
+    DemoError,
+    antennas_needed,
+    demo_config,
+    scenario_path,
+    write_board_token,
+)
 from gateway.cli.demo.shipments import DemoShipments
 from gateway.cli.demo.watch import DoorWatch
 from gateway.domain.log import get_logger
@@ -77,7 +84,8 @@ def run_demo(
         out.flush()
         broker.start()
         simulator.start()
-        config = demo_config(loaded, broker.port, simulator.port, Path(workdir.name) / "outbox.db", epcis)
+        work = Path(workdir.name)
+        config = demo_config(loaded, broker.port, simulator.port, work / "outbox.db", epcis, write_board_token(work))
         gateway = Gateway(config)
         watch = DoorWatch(config)
         gateway.tap_reads(watch.tap_batch)
@@ -125,6 +133,8 @@ def run_demo(
 
         gateway_thread = threading.Thread(target=gateway.run, name="gateway", daemon=True)
         gateway_thread.start()
+        board = _board_link(gateway, gateway_thread)
+        print(f"Door board: {board}" if board else "Door board: not served (see the log)", file=out, flush=True)
         if live:
             _live(watch, gateway, gateway_thread, header, epcis, out)
         else:
@@ -150,6 +160,18 @@ def run_demo(
         workdir.cleanup()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
+
+
+def _board_link(gateway: Gateway, thread: threading.Thread, timeout: float = 10.0) -> str | None:
+    """A one-time login link to the door board, once the gateway listens; None if it does not."""
+    from gateway.api.session import login_link
+
+    deadline = time.monotonic() + timeout
+    while gateway.health is None and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if gateway.health is None:
+        return None
+    return f"http://127.0.0.1:{gateway.health.port}{login_link(gateway.health.app, BOARD_HOLDER)}"
 
 
 def _live(

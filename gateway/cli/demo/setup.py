@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SCENARIO = "in-and-out"
 GATEWAY_ID = "gw-demo"
+BOARD_HOLDER = "demo-board"  # the demo's viewer token: the door board's one-time login link is minted for it
 # Where the demo's sites are, as GS1 location numbers (the GS1 example company prefix 0614141):
 # dock-N is urn:epc:id:sgln:0614141.0000N.0, its door's read point extension 1.
 DEFAULT_SITE: dict[str, Any] = {
@@ -54,8 +57,20 @@ def site_of(scenario: Scenario) -> dict[str, Any]:
     return scenario.site or DEFAULT_SITE
 
 
-def demo_config(scenario: Scenario, broker_port: int, reader_port: int, outbox: Path, epcis: bool) -> Config:
-    """The gateway config for a scenario, every reader on the simulator's port."""
+def write_board_token(directory: Path) -> Path:
+    """A fresh random viewer token in an owner-only file in ``directory`` (the demo's temporary one)."""
+    path = directory / f"{BOARD_HOLDER}.token"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def demo_config(
+    scenario: Scenario, broker_port: int, reader_port: int, outbox: Path, epcis: bool, token: Path | None = None
+) -> Config:
+    """The gateway config for a scenario, every reader on the simulator's port; ``token``: the file of the
+    board's viewer token (``write_board_token``), and the HTTP listener on a free port of 127.0.0.1."""
     site = site_of(scenario)
     readers = [{**reader, "host": "127.0.0.1", "port": reader_port} for reader in site["readers"]]
     locations = []
@@ -87,8 +102,10 @@ def demo_config(scenario: Scenario, broker_port: int, reader_port: int, outbox: 
         "pipeline": {"arrive_min_reads": 2, "arrive_window": "1s", "depart_after": "3s"},
         "outbox": {"path": str(outbox)},
     }
-    if "metrics" in Config.model_fields:  # keep the demo off the default metrics port (another gateway may hold it)
-        data["metrics"] = {"listen": f"127.0.0.1:{free_port()}"}
+    # the door board and metrics on this machine only, off the default port (another gateway may hold it)
+    data["metrics"] = {"listen": f"127.0.0.1:{free_port()}"}
+    if token is not None:
+        data["api"] = {"tokens": [{"name": BOARD_HOLDER, "file": str(token), "role": "viewer"}]}
     return parse_config(yaml.safe_dump(data, sort_keys=False), "demo config")
 
 
