@@ -59,7 +59,7 @@ class PresentLists:
             if (name in self._dirty or reads.get(name, 0) != self._reads.get(name, 0))
             and now - built.get(name, float("-inf")) >= every
         ]
-        republish = publish is not None and connects != self._connects
+        republish = publish is not None and self._settings.mqtt and connects != self._connects
         if not due and not republish:
             return
         lists = dict(self.lists)
