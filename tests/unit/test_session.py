@@ -7,6 +7,8 @@ import http.client
 import json
 import logging
 import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -347,3 +349,26 @@ def test_cookie_is_secure_over_https(tmp_path: Path) -> None:
         connection.close()
     finally:
         running.stop()
+
+
+# ---- the documented Prometheus scrape config -----------------------------------------------------------------
+
+
+@pytest.mark.e2e  # a child process: end to end, in a file of unit tests
+def test_the_documented_scrape_config_passes_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: ./scripts/test installs the Debian package prometheus"
+    security = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    match = re.search(r"```yaml\n(# prometheus\.yml\n.*?)```", security, re.DOTALL)
+    assert match, "docs/security.md has no prometheus.yml snippet"
+    snippet = match.group(1)
+    job = yaml.safe_load(snippet)["scrape_configs"][0]
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/dockgate.token"}
+    config = tmp_path / "prometheus.yml"
+    config.write_text(snippet.replace("/etc/prometheus/", f"{tmp_path}/"))
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "dockgate.token" in checked.stdout + checked.stderr  # files are checked
+    (tmp_path / "dockgate.token").write_text(VIEWER + "\n")
+    (tmp_path / "dockgate-ca.crt").write_bytes(make_pki(tmp_path / "pki").ca.cert.read_bytes())
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
