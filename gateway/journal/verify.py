@@ -1,0 +1,146 @@
+"""The checks an auditor runs with the public key alone: every link, every signature, no seq missing,
+no seq with two different entries (an exact duplicate, as a QoS 1 redelivery makes, is fine and
+counted). Used on the local journal and on a capture of the published events alike.
+
+What a signed checkpoint at seq K proves: the entry at K has that hash, and through the links every
+entry before it back to the first one verified. Entries after the last checkpoint are linked but not
+yet signed: reported, not a failure (the next checkpoint comes within ``journal.checkpoint_every``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from gateway.journal.checkpoint import check
+from gateway.journal.entry import GENESIS, entry_of, link
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    body: Mapping[str, Any]  # the entry (a payload without the delivery fields)
+    hash: str
+    prev_hash: str
+
+
+@dataclass
+class Verdict:
+    entries: int = 0
+    checkpoints: int = 0
+    duplicates: int = 0  # exact repeats of an entry (QoS 1 redelivery)
+    unsigned_tail: int = 0  # entries after the last checkpoint
+    first_seq: int | None = None
+    last_seq: int | None = None
+    problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, why), in seq order
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        span = f"seq {self.first_seq}-{self.last_seq}" if self.first_seq is not None else "no entries"
+        head = (
+            f"{self.entries} entries ({span}), {self.checkpoints} checkpoints, {self.duplicates} exact duplicates"
+            + (f", {self.unsigned_tail} after the last checkpoint (linked, unsigned)" if self.unsigned_tail else "")
+        )
+        if self.ok:
+            return f"OK: {head}"
+        seq, why = self.problems[0]
+        return f"FAILED at seq {seq}: {why}\n{head}; {len(self.problems)} problem(s)"
+
+
+def entry_from_payload(payload: Mapping[str, Any]) -> Entry:
+    """An entry as a consumer receives it: the published event with its ``hash`` and ``prev_hash``."""
+    hash_hex, prev = str(payload.get("hash", "")), str(payload.get("prev_hash", ""))
+    return Entry(int(payload["seq"]), entry_of(payload), hash_hex, prev)
+
+
+def verify(
+    entries: Iterable[Entry],
+    checkpoints: Iterable[Mapping[str, Any]],
+    public: Ed25519PublicKey,
+    complete: bool = True,
+) -> Verdict:
+    """``entries`` in any order (duplicates allowed); ``checkpoints`` in order of seq; ``public``: the key of
+    the first checkpoint (later keys come from rotations). ``complete``: the entries should have no gap
+    (a local journal; a capture of every event)."""
+    verdict = Verdict()
+    by_seq: dict[int, Entry] = {}
+    for entry in entries:
+        seen = by_seq.get(entry.seq)
+        if seen is None:
+            by_seq[entry.seq] = entry
+        elif seen == entry:
+            verdict.duplicates += 1
+        else:
+            verdict.problems.append((entry.seq, "two different entries under one seq"))
+    seqs = sorted(by_seq)
+    verdict.entries = len(seqs)
+    if seqs:
+        verdict.first_seq, verdict.last_seq = seqs[0], seqs[-1]
+    anchors = _checkpoints(checkpoints, public, by_seq, verdict)
+    if complete and seqs and anchors and max(anchors) > seqs[-1]:
+        verdict.problems.append(
+            (max(anchors), f"a checkpoint covers seq {max(anchors)}, the entries end at {seqs[-1]} (truncated)")
+        )
+    previous: Entry | None = None
+    for seq in seqs:
+        entry = by_seq[seq]
+        expected = link(bytes.fromhex(entry.prev_hash), entry.body).hex() if _is_hash(entry.prev_hash) else None
+        if expected is None or entry.hash != expected:
+            verdict.problems.append((seq, "the entry does not match its hash (changed after it was written)"))
+        if previous is not None and previous.seq == seq - 1:
+            if entry.prev_hash != previous.hash:
+                why = f"prev_hash does not link to seq {seq - 1} (removed, inserted or swapped)"
+                verdict.problems.append((seq, why))
+        elif previous is not None:
+            if complete:
+                verdict.problems.append((seq, f"seq {previous.seq + 1}-{seq - 1} missing"))
+        elif seq == 1 and entry.prev_hash != GENESIS.hex():
+            verdict.problems.append((seq, "the first entry does not start from the genesis hash"))
+        elif seq > 1 and seq - 1 in anchors and anchors[seq - 1] != entry.prev_hash:
+            verdict.problems.append((seq, f"prev_hash differs from the checkpoint at seq {seq - 1}"))
+        previous = entry
+    last_signed = max(anchors, default=0)
+    verdict.unsigned_tail = sum(1 for s in seqs if s > last_signed)
+    verdict.problems.sort(key=lambda p: p[0])
+    return verdict
+
+
+def _checkpoints(
+    checkpoints: Iterable[Mapping[str, Any]],
+    public: Ed25519PublicKey,
+    by_seq: Mapping[int, Entry],
+    verdict: Verdict,
+) -> dict[int, str]:
+    """Checks each checkpoint's signature (following rotations) and its hash against the entry at its seq;
+    returns seq -> hash of those that verify."""
+    anchors: dict[int, str] = {}
+    key = public
+    for cp in sorted(checkpoints, key=lambda c: int(c.get("seq", 0))):
+        seq = int(cp.get("seq", 0))
+        why = check(cp, key)
+        if why is not None:
+            verdict.problems.append((seq, why))
+            continue
+        verdict.checkpoints += 1
+        entry = by_seq.get(seq)
+        if entry is not None and entry.hash != cp["hash"]:
+            verdict.problems.append((seq, "the entry's hash differs from the signed checkpoint"))
+        anchors[seq] = str(cp["hash"])
+        if cp.get("next_key"):
+            loaded = load_pem_public_key(str(cp["next_key"]).encode())
+            if isinstance(loaded, Ed25519PublicKey):
+                key = loaded
+            else:
+                verdict.problems.append((seq, "next_key is not an Ed25519 public key"))
+    return anchors
+
+
+def _is_hash(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
