@@ -26,6 +26,7 @@ class Entry:
     body: Mapping[str, Any]  # the entry (a payload without the delivery fields)
     hash: str
     prev_hash: str
+    gap_before: int = 0  # seqs just before this one that were never delivered, as the gateway announced
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Verdict:
     entries: int = 0
     checkpoints: int = 0
     duplicates: int = 0  # exact repeats of an entry (QoS 1 redelivery)
+    announced_missing: int = 0  # seqs missing that the gateway announced as dropped (gap_before)
     unsigned_tail: int = 0  # entries after the last checkpoint
     first_seq: int | None = None
     last_seq: int | None = None
@@ -46,6 +48,7 @@ class Verdict:
         span = f"seq {self.first_seq}-{self.last_seq}" if self.first_seq is not None else "no entries"
         head = (
             f"{self.entries} entries ({span}), {self.checkpoints} checkpoints, {self.duplicates} exact duplicates"
+            + (f", {self.announced_missing} dropped as announced (gap_before)" if self.announced_missing else "")
             + (f", {self.unsigned_tail} after the last checkpoint (linked, unsigned)" if self.unsigned_tail else "")
         )
         if self.ok:
@@ -57,7 +60,7 @@ class Verdict:
 def entry_from_payload(payload: Mapping[str, Any]) -> Entry:
     """An entry as a consumer receives it: the published event with its ``hash`` and ``prev_hash``."""
     hash_hex, prev = str(payload.get("hash", "")), str(payload.get("prev_hash", ""))
-    return Entry(int(payload["seq"]), entry_of(payload), hash_hex, prev)
+    return Entry(int(payload["seq"]), entry_of(payload), hash_hex, prev, int(payload.get("gap_before", 0)))
 
 
 def verify(
@@ -99,7 +102,10 @@ def verify(
                 why = f"prev_hash does not link to seq {seq - 1} (removed, inserted or swapped)"
                 verdict.problems.append((seq, why))
         elif previous is not None:
-            if complete:
+            missing = seq - 1 - previous.seq
+            if entry.gap_before >= missing:
+                verdict.announced_missing += missing
+            elif complete:
                 verdict.problems.append((seq, f"seq {previous.seq + 1}-{seq - 1} missing"))
         elif seq == 1 and entry.prev_hash != GENESIS.hex():
             verdict.problems.append((seq, "the first entry does not start from the genesis hash"))

@@ -118,7 +118,7 @@ def test_a_capture_may_start_late_and_be_told_of_its_unsigned_tail() -> None:
     verdict = verify(entries[12:], checkpoints, KEY.public_key())
     assert verdict.ok and verdict.unsigned_tail == 5 and verdict.first_seq == 13
     payload = {**entries[3].body, "hash": entries[3].hash, "prev_hash": entries[3].prev_hash, "gap_before": 2}
-    assert entry_from_payload(json.loads(json.dumps(payload))) == entries[3]
+    assert entry_from_payload(json.loads(json.dumps(payload))) == dataclasses.replace(entries[3], gap_before=2)
 
 
 def test_keys_are_owner_only_and_refused_when_open(tmp_path: Path) -> None:
@@ -132,3 +132,13 @@ def test_keys_are_owner_only_and_refused_when_open(tmp_path: Path) -> None:
     private.chmod(0o644)
     with pytest.raises(KeyError_, match="readable by others"):
         load_private(private)
+
+
+def test_seqs_dropped_as_announced_are_not_a_failure_unannounced_ones_are() -> None:
+    entries = _chain(20)
+    checkpoints = _checkpoints(entries, 10)
+    capture = entries[:7] + [dataclasses.replace(entries[9], gap_before=2)] + entries[10:]  # 8 and 9 dropped
+    verdict = verify(capture, checkpoints, KEY.public_key())
+    assert verdict.ok and verdict.announced_missing == 2, verdict.summary()
+    short = entries[:7] + [dataclasses.replace(entries[9], gap_before=1)] + entries[10:]
+    assert _first(short, checkpoints) == (10, "seq 8-9 missing")
