@@ -91,8 +91,9 @@ def _events(
         if payload.get("location") != location:
             continue
         tagged = bool(payload.get("epc") or payload.get("uri"))
-        if scope is not None and tagged and payload.get("owner") != scope:
-            continue
+        owner = payload.get("owner")
+        if scope is not None and owner != scope and (tagged or owner is not None):
+            continue  # another owner's (a tag, or a report about their goods)
         event = {k: payload[k] for k in _EVENT_FIELDS if k in payload}
         for name in ITEM_LISTS:
             items = payload.get(name)

@@ -126,17 +126,17 @@ def test_the_stream_sends_the_board_at_once_then_each_change(server: Server, mon
     try:
         assert next(messages)[0] == f"retry: {board.RETRY_MS}"
         first = _board(next(messages)[0])
-        assert first["owner"] == "acme" and [e["seq"] for e in first["events"]] == [6, 5, 1]
+        assert first["owner"] == "acme" and [e["seq"] for e in first["events"]] == [8, 6, 5, 1]
         assert next(messages)[0] == ": keepalive"  # nothing changed for KEEPALIVE_S
 
         changed = time.monotonic()
-        events = (*server.snapshot.recent_events, _event(7, "arrived", ACME_NEW, "acme"))
+        events = (*server.snapshot.recent_events, _event(9, "arrived", ACME_NEW, "acme"))
         server.snapshot = replace(server.snapshot, recent_events=events)
         block, came = next(messages)
         assert came - changed < 0.5, "a change is sent within a poll or two"
-        assert _board(block)["events"][0]["seq"] == 7
+        assert _board(block)["events"][0]["seq"] == 9
 
-        other = (*events, _event(8, "arrived", GLOBEX[1], "globex"))
+        other = (*events, _event(10, "arrived", GLOBEX[1], "globex"))
         server.snapshot = replace(server.snapshot, recent_events=other)  # not acme's: nothing new to send
         assert next(messages)[0] == ": keepalive"
     finally:

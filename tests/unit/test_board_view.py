@@ -88,6 +88,8 @@ def _snapshot(**changes: Any) -> GatewaySnapshot:
                 missing=[ACME[2], GLOBEX[2]],
                 unexpected=[{"epc": GLOBEX[3], "uri": None}],
             ),
+            _event(7, "report", "", "globex", arrivals=4, exceptions={"unexpected_item": 4}),
+            _event(8, "report", "", "acme", arrivals=4, exceptions={}),
         ),
         "reports": (
             {"owner": "acme", "location": "dock-3", "arrived": 2, "seq": {"first": 1, "last": 6}},
@@ -115,8 +117,8 @@ def test_the_admin_board_shows_every_part() -> None:
     assert [i["epc"] for i in door["unexpected"]] == [GLOBEX[3], ACME[3]]
     assert door["wrong_door"] == [{"epc": GLOBEX[0], "location": "dock-4"}]
     assert shown["present"]["count"] == 4 and len(shown["present"]["tags"]) == 4
-    assert [e["seq"] for e in shown["events"]] == [6, 5, 4, 2, 1]  # this door's, newest first
-    assert shown["events"][0]["missing"] == [ACME[2], GLOBEX[2]]
+    assert [e["seq"] for e in shown["events"]] == [8, 7, 6, 5, 4, 2, 1]  # this door's, newest first
+    assert shown["events"][2]["missing"] == [ACME[2], GLOBEX[2]]
     (reader,) = shown["readers"]
     assert (reader["name"], reader["state"], reader["detail"]) == ("portal-3", "connected", "inventorying")
     assert [(a["antenna"], a["rate"], a["state"]) for a in reader["antennas"]] == [
@@ -145,8 +147,8 @@ def test_an_owner_scoped_board_holds_no_tag_of_another_owner() -> None:
     assert door["unexpected"] == [{"epc": ACME[3], "uri": None}]
     assert door["wrong_door"] == [] and door["wrong_direction"] == [{"epc": ACME[0], "direction": "in"}]
     assert [t["epc"] for t in shown["present"]["tags"]] == ACME[:2] and shown["present"]["count"] == 2
-    assert [e["seq"] for e in shown["events"]] == [6, 5, 1]
-    assert shown["events"][0]["missing"] == [ACME[2]] and shown["events"][0]["unexpected"] == []
+    assert [e["seq"] for e in shown["events"]] == [8, 6, 5, 1]  # their report, the verdict (about no tag)
+    assert shown["events"][1]["missing"] == [ACME[2]] and shown["events"][1]["unexpected"] == []
     assert [r["owner"] for r in shown["reports"]] == ["acme"]
     for epc in ACME[:3]:
         assert epc in text  # their own goods are all there
@@ -175,7 +177,7 @@ def test_the_fingerprint_changes_with_what_matters_only() -> None:
     snapshot = _snapshot()
     mark = fingerprint(snapshot, "dock-3")
     assert fingerprint(_snapshot(taken=T0 + 99, outbox=OutboxFigures(pending=9)), "dock-3") == mark
-    event = _event(7, "arrived", ACME[2], "acme")
+    event = _event(9, "arrived", ACME[2], "acme")
     assert fingerprint(_snapshot(recent_events=(*snapshot.recent_events, event)), "dock-3") != mark
     verified = {**snapshot.doors, "dock-3": {"location": "dock-3", "state": "verified", "shipment": "SO-1"}}
     assert fingerprint(_snapshot(doors=verified), "dock-3") != mark
