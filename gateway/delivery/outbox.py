@@ -6,8 +6,8 @@ ever given is kept in ``meta`` (even after its row is gone), and a small side fi
 (``<outbox>.seq``) reserves numbers in blocks, so that even an outbox file that had to be replaced
 never makes ``seq`` go back. A row is deleted only when the broker has acknowledged it (PUBACK).
 A queue, as the dispatcher sees it: ``append``, ``next_batch``, ``accept``, ``expire``; seq allocation
-(``gateway.delivery.seq``) and the presence table (``gateway.delivery.presence_store``) live beside it,
-in the same transactions.
+(``gateway.delivery.seq``), the presence table (``gateway.delivery.presence_store``) and the reports'
+tallies (``gateway.delivery.report_store``) live beside it, in the same transactions.
 WAL mode with ``synchronous=FULL``: a committed event survives a power cut. Events are committed a
 batch at a time, which keeps throughput high.
 

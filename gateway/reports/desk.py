@@ -69,6 +69,13 @@ class ReportDesk:
             return []
         return events
 
+    def reconfigure(self, config: Config) -> None:
+        """After a reload: the new period, retention and readers of each location; what was counted and
+        reported stays (a new ``report_every`` starts at the next boundary of the new period)."""
+        self.every, self.keep, self.readers = config.reports.report_every, config.reports.keep, readers_of(config)
+        if self._reported_to is not None:
+            self._due_at = self._next_boundary(self._reported_to)
+
     def close(self, now: float) -> None:
         """At a clean stop: write the connected time counted so far, the current minute's too."""
         try:

@@ -278,3 +278,17 @@ def test_a_read_only_connection_reads_while_the_outbox_writes(tmp_path: Path) ->
         ro.execute("DELETE FROM report_tally")
     ro.close()
     box.close()
+
+
+def test_the_desk_waits_while_the_outbox_is_closed_and_follows_a_reload(tmp_path: Path) -> None:
+    clock = Clock(T0 + 5)
+    box = Outbox(OutboxSettings(path=tmp_path / "outbox.db"))
+    box.reports.clock = clock
+    desk = ReportDesk(config(tmp_path, "1m"), box.reports)
+    assert desk.turn(T0 + 5, CONNECTED) == [] and desk.turn(T0 + 65, CONNECTED) == []  # not open: no error
+    box.open()
+    store(box, [event("arrived")])
+    desk.reconfigure(config(tmp_path, "2m"))
+    assert desk.turn(T0 + 66, CONNECTED) == []
+    assert [e.extra["period_to"] for e in desk.turn(T0 + 120, CONNECTED)] == [rfc3339(T0 + 120)]
+    box.close()
