@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from gateway.cli.bench import add_bench_commands
 from gateway.cli.check import cmd_check_config
 from gateway.cli.exitcodes import EXIT_FAILURE
+from gateway.cli.journal import add_journal_commands
 from gateway.cli.run import cmd_run
 
 
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)  # main() hands both kinds over before parsing
 
     add_bench_commands(sub.add_parser("bench", help="measure the gateway"))
+    add_journal_commands(sub.add_parser("journal", help="the signed journal: keys, verify"))
 
     demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, a live view of the door")
     demo.add_argument(
