@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from gateway.api import board, reports, session, views
 from gateway.api.auth import Holder, identify
+from gateway.api.board_view import scoped
 from gateway.api.context import Api, Refusal
 from gateway.domain.log import get_logger
 from gateway.shipments.commands import Action, Command, Reply
@@ -91,21 +92,21 @@ def create_app(api: Api) -> FastAPI:
 
     @app.get("/api/v1/shipments")
     def list_shipments(request: Request, state: str | None = None, location: str | None = None) -> Any:
-        caller(request, write=False)
+        scope = caller(request, write=False).owner
         views = snapshot().shipments.values()
         return [
-            dict(v)
+            scoped(v, scope, api.owners)
             for v in views
             if (state is None or v.get("state") == state) and (location is None or v.get("location") == location)
         ]
 
     @app.get("/api/v1/shipments/{shipment_id}")
     def get_shipment(request: Request, shipment_id: str) -> Any:
-        caller(request, write=False)
+        scope = caller(request, write=False).owner
         view = snapshot().shipments.get(shipment_id)
         if view is None:
             raise Refusal(404, f"no shipment {shipment_id!r}", "id")
-        return dict(view)
+        return scoped(view, scope, api.owners)
 
     @app.delete("/api/v1/shipments/{shipment_id}")
     async def cancel_shipment(request: Request, shipment_id: str) -> Response:
@@ -121,11 +122,11 @@ def create_app(api: Api) -> FastAPI:
 
     @app.get("/api/v1/doors/{location}")
     def get_door(request: Request, location: str) -> Any:
-        caller(request, write=False)
+        scope = caller(request, write=False).owner
         view = snapshot().doors.get(location)
         if view is None:
             raise Refusal(404, f"no door at location {location!r}", "location")
-        return dict(view)
+        return scoped(view, scope, api.owners)
 
     views.install(app, api)  # present lists, reports
     reports.install(app, api)  # GET /api/v1/reports

@@ -70,6 +70,14 @@ def _keep(items: Iterable[Any], scope: str | None, owners: Owners) -> list[Any]:
     return kept
 
 
+def scoped(view: Mapping[str, Any], scope: str | None, owners: Owners) -> dict[str, Any]:
+    """A door or shipment view as the API answers it: for an owner-scoped holder, its item lists keep
+    only that owner's items (the shape stays as documented)."""
+    if scope is None:
+        return dict(view)
+    return {k: _keep(v, scope, owners) if k in ITEM_LISTS and isinstance(v, list) else v for k, v in view.items()}
+
+
 def _door(view: Mapping[str, Any] | None, location: str, scope: str | None, owners: Owners) -> dict[str, Any]:
     if view is None:
         return {"location": location, "state": "idle", "shipment": None}

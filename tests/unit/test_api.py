@@ -428,3 +428,45 @@ def test_https(tmp_path: Path) -> None:
     finally:
         running.server.stop()
         running.loop.stop()
+
+
+# ---- owner scope ---------------------------------------------------------------------------------------
+
+
+def test_an_owner_scoped_token_sees_no_other_owners_item_in_doors_or_shipments(tmp_path: Path) -> None:
+    from gateway.config.transparency import OwnerSettings
+    from simulators.llrp.epc import sscc96
+
+    acme, globex = sscc96("0614141", "1000000001"), sscc96("0614142", "1000000002")
+    shipment = {**SHIPMENT, "missing": [acme, globex], "wrong_door": [{"epc": globex, "location": "dock-2"}]}
+    snapshot = GatewaySnapshot(
+        gateway="gw-1",
+        taken=time.time() + 3600,
+        started=True,
+        shipments={"S-1": shipment},
+        doors={"dock-1": {**DOOR, "missing": [acme, globex], "unexpected": [{"epc": globex, "uri": None}]}},
+    )
+    (tmp_path / "acme.token").write_text("acme-secret-51a")
+    (tmp_path / "acme.token").chmod(0o600)
+    settings = _settings(tmp_path).model_copy(
+        update={
+            "tokens": [*_settings(tmp_path).tokens, ApiToken(name="acme", file=tmp_path / "acme.token", owner="acme")]
+        }
+    )
+    owners = [
+        OwnerSettings(name="acme", company_prefixes=["0614141"]),
+        OwnerSettings(name="globex", company_prefixes=["0614142"]),
+    ]
+    server = ApiServer("127.0.0.1", 0, lambda: snapshot, lambda: b"", CommandPort(), settings, owners=owners)
+    server.start()
+    try:
+        running = Api(server, MainLoop(CommandPort()), CollectorRegistry())
+        for path in ("/api/v1/doors/dock-1", "/api/v1/shipments", "/api/v1/shipments/S-1"):
+            status, doc = running.json("GET", path, "acme-secret-51a")
+            text = json.dumps(doc)
+            assert status == 200 and acme in text and globex not in text, (path, text)
+            status, doc = running.json("GET", path, OPERATOR)
+            assert status == 200 and globex in json.dumps(doc)  # the unscoped token sees everything
+        running.loop.stop()
+    finally:
+        server.stop()
