@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drivers import ReaderDriver, create_driver
+from gateway.api.auth import revocations_beside
 from gateway.api.server import ApiServer
 from gateway.config import Config
 from gateway.core.doors import DoorSignals
@@ -147,6 +148,7 @@ class Gateway:
                     self.config.api,
                     registry=self.metrics.registry,
                     owners=self.config.owners,
+                    revocations=revocations_beside(self.config.outbox.path),  # logouts hold across restarts
                 )
             except OSError as exc:
                 log.error("listen_failed", metrics=listen, error=str(exc), detail="metrics and health are off")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import stat
 from dataclasses import dataclass, field
@@ -105,3 +106,33 @@ def session_of(holders: tuple[Holder, ...], value: str | None, now: float) -> tu
     if not hmac.compare_digest(expected, mac.encode(errors="replace")):
         return None
     return holder, nonce, int(expiry)
+
+
+def revocations_beside(outbox: Path) -> Path:
+    """Where a gateway keeps its revoked sessions: beside its outbox (``outbox.db.revoked-sessions``)."""
+    return outbox.with_name(outbox.name + ".revoked-sessions")
+
+
+def load_revoked(path: Path | None, now: float) -> dict[str, float]:
+    """The revoked session nonces kept in ``path`` (nonce -> the session's expiry), those not yet expired;
+    empty when there is no file, and with a warning when it cannot be read."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        return {str(n): float(until) for n, until in kept.items() if float(until) > now}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        log.warning("revocations_unreadable", path=str(path), error=str(exc), detail="logged-out sessions work again")
+        return {}
+
+
+def save_revoked(path: Path, revoked: dict[str, float]) -> None:
+    """Write the revoked nonces to ``path`` (owner-only), whole or not at all."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(revoked, file)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("revocations_not_saved", path=str(path), error=str(exc), detail="kept in memory until restart")

@@ -9,11 +9,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import Request
 from prometheus_client import Counter
 
-from gateway.api.auth import SESSION_COOKIE, Holder, identify, session_of
+from gateway.api.auth import SESSION_COOKIE, Holder, identify, load_revoked, save_revoked, session_of
 from gateway.core.owners import Owners
 from gateway.ops.snapshot import GatewaySnapshot
 from gateway.shipments.commands import CommandPort
@@ -41,11 +42,15 @@ class Api:
     extra: dict[str, object] = field(default_factory=dict)
     session_ttl: float = 12 * 3600.0  # api.session_ttl: how long a browser session lasts
     clock: Callable[[], float] = time.time  # wall clock: session expiries are Unix seconds, across restarts
-    # Revoked session nonces (until their expiry) and one-time login codes; in memory, so a revocation lasts
-    # until the session's expiry or a restart of the gateway, whichever comes first.
+    # Revoked session nonces (until the session's expiry), also in ``revocations`` if set (an owner-only file
+    # beside the outbox: a logout holds across restarts; without it, until the restart); one-time login codes.
+    revocations: Path | None = None
     revoked: dict[str, float] = field(default_factory=dict, repr=False)
     once: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # API threads and the demo's
+
+    def __post_init__(self) -> None:
+        self.revoked.update(load_revoked(self.revocations, self.clock()))
 
     def caller(self, request: Request, write: bool) -> Holder:
         """The holder of the request's token (``Authorization: Bearer``) or, for a read, of its session
@@ -83,6 +88,8 @@ class Api:
             for nonce in [n for n, until in self.revoked.items() if until <= now]:
                 del self.revoked[nonce]  # expired anyway
             self.revoked[found[1]] = found[2]
+            if self.revocations is not None:
+                save_revoked(self.revocations, dict(self.revoked))
         return True
 
     def mint_once(self, holder_name: str) -> str:

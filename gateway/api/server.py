@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -42,10 +43,12 @@ class ApiServer:
         registry: CollectorRegistry | None = None,
         owners: Sequence[OwnerSettings] = (),
         reports: ReportSource | None = None,
+        revocations: Path | None = None,
     ) -> None:
         """``registry``: where ``dockgate_api_requests_total`` is registered (the one ``metrics`` renders);
         None: a registry of its own, rendered after ``metrics``. ``reports``: where ``GET /api/v1/reports``
-        reads (``ReportSource.of(config)``); None: it answers 503."""
+        reads (``ReportSource.of(config)``); None: it answers 503. ``revocations``: the file that keeps logged-out
+        sessions refused across restarts (``revocations_beside(outbox)``); None: in memory only."""
         holders = load_holders(settings)  # ApiSetupError naming api.tokens[i].file
         own = CollectorRegistry() if registry is None else None
         requests = Counter(
@@ -57,10 +60,19 @@ class ApiServer:
         render = metrics if own is None else (lambda: metrics() + _render(own))
         local = host in ("127.0.0.1", "::1", "localhost")
         extra: dict[str, object] = {"reports": reports} if reports is not None else {}
-        ttl = settings.session_ttl
-        self.app = create_app(
-            Api(snapshot, render, commands, holders, requests, Owners(owners), local, extra, session_ttl=ttl)
+        api = Api(
+            snapshot,
+            render,
+            commands,
+            holders,
+            requests,
+            Owners(owners),
+            local,
+            extra,
+            session_ttl=settings.session_ttl,
+            revocations=revocations,  # loaded here, rewritten at each logout
         )
+        self.app = create_app(api)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         try:

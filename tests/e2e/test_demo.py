@@ -105,6 +105,8 @@ def test_demo_prints_a_one_time_link_to_the_door_board() -> None:
             assert json.loads(body)["location"] == "dock-3"
         assert _get(base + "/api/v1/doors/dock-3")[0] == 401  # the link, not the address, opens it
         seen["second"] = _get(link)
+        assert _get(base + "/logout", cookie.group(1))[0] == 303
+        assert _get(base + "/api/v1/doors/dock-3", cookie.group(1))[0] == 401  # logged out
 
     code, text, err = run_piped(until=lambda out: "Door board: " in out, during=use_the_link)
     assert code == 0, f"exit {code}\n{text}\n{err}"

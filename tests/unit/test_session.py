@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gateway.api.auth import SESSION_COOKIE, sign_session
+from gateway.api.auth import SESSION_COOKIE, revocations_beside, sign_session
 from gateway.api.context import Api
 from gateway.api.server import ApiServer
 from gateway.api.session import MAX_FAILURES, local_path, login_link
@@ -119,10 +120,12 @@ def _settings(tmp_path: Path, **more: Any) -> ApiSettings:
     return ApiSettings(tokens=tokens, **more)
 
 
-def _start(settings: ApiSettings, host: str = "127.0.0.1") -> Running:
+def _start(settings: ApiSettings, host: str = "127.0.0.1", revocations: Path | None = None) -> Running:
     port = CommandPort()
     registry = CollectorRegistry()
-    server = ApiServer(host, 0, lambda: SNAPSHOT, lambda: generate_latest(registry), port, settings, registry=registry)
+    server = ApiServer(
+        host, 0, lambda: SNAPSHOT, lambda: generate_latest(registry), port, settings, registry, revocations=revocations
+    )
     server.start()
     return Running(server, MainLoop(port))
 
@@ -258,6 +261,37 @@ def test_a_session_survives_a_restart_but_not_a_new_token(tmp_path: Path) -> Non
         assert changed.get("/api/v1/doors/dock-1", cookie).status == 401  # a new token ends its sessions
     finally:
         changed.stop()
+
+
+def test_a_logout_holds_across_a_restart_with_a_revocations_file(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    kept = revocations_beside(tmp_path / "outbox.db")
+    first = _start(settings, revocations=kept)
+    try:
+        cookie, other = first.login(VIEWER).cookie, first.login(VIEWER).cookie
+        assert first.get("/logout", cookie).status == 303
+    finally:
+        first.stop()
+    assert kept.name == "outbox.db.revoked-sessions" and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert cookie and other and cookie not in kept.read_text()  # nonces only, never a whole cookie
+    again = _start(settings, revocations=kept)
+    try:
+        assert again.get("/api/v1/doors/dock-1", cookie).status == 401
+        assert again.get("/api/v1/doors/dock-1", other).status == 200
+    finally:
+        again.stop()
+
+
+def test_an_unreadable_revocations_file_is_warned_and_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    kept = tmp_path / "outbox.db.revoked-sessions"
+    kept.write_text("not json")
+    running = _start(_settings(tmp_path), revocations=kept)
+    try:
+        assert "revocations_unreadable" in caplog.text
+        cookie = running.login(VIEWER).cookie
+        assert running.get("/logout", cookie).status == 303 and json.loads(kept.read_text())  # written anew
+    finally:
+        running.stop()
 
 
 @pytest.mark.parametrize(
