@@ -15,7 +15,8 @@
   periods (older ones are logged as skipped; their tallies stay queryable on demand until ``keep``).
 - once an hour, tallies older than ``reports.keep`` are forgotten.
 
-``latest`` holds the last period's report payloads for the snapshot. Not thread-safe: the main loop owns it.
+``latest`` holds the last period's report payloads for the snapshot (after a restart, summed again from the
+tallies of the last period reported). Not thread-safe: the main loop owns it.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ class ReportDesk:
         """The end of the last period reported; on a first start the start of the period of the first
         tally (or of now)."""
         reported = self.store.reported_to()
-        if reported is not None:
+        if reported is not None:  # the board shows the last period's reports again at once
+            start = max(reported - self.every, math.floor((reported - 1) / self.every) * self.every)
+            self.latest = tuple(reports(self.store.connection(), start, reported, self.readers))
             return reported
         first = self.store.first_minute()
         since = now if first is None else min(now, first * 60.0)

@@ -188,8 +188,12 @@ def test_periods_on_the_clock_with_reader_time(tmp_path: Path) -> None:
         ("dock-3", None),
         ("dock-4", "globex"),
     ]
+    box.close()
+    box = opened(tmp_path, clock)  # a restart: the board gets the last period's reports back at once
+    again = ReportDesk(cfg, box.reports)
+    assert again.turn(T0 + 130, CONNECTED) == [] and again.latest == desk.latest
     # the next period holds only the reports themselves: no report of reports
-    assert turn_until(desk, clock, T0 + 240) == []
+    assert turn_until(again, clock, T0 + 240) == []
     box.close()
 
 
