@@ -3,9 +3,10 @@
 ``turn(now, readers)`` is called once per main-loop turn, before the turn's events are stored:
 
 - it adds the time since the previous turn to each reader whose status is ``connected`` (the state seen
-  at a turn is taken for the whole interval before it), and once a minute writes the finished minutes
-  to the report store in a transaction of their own. What the current minute holds in memory is lost at
-  a crash: at most a minute of connected time per reader.
+  at a turn is taken for the whole interval before it, at most 10 s of it), and once a minute writes the
+  finished minutes to the report store in a transaction of their own. What the current minute holds in
+  memory is lost at a crash: at most a minute of connected time per reader (``close`` writes it at a
+  clean stop).
 - at each period boundary (multiples of ``reports.report_every`` since the epoch, so every full hour for
   3600 s) it returns one ``report`` event per (owner, location) with events stored in the period ended
   (``gateway.reports.report``). They are stored through the outbox like every event, and the store
@@ -37,6 +38,7 @@ log = get_logger(__name__)
 
 CATCH_UP = 48  # periods missed while down that are still reported at start, at most
 _EXPIRE_EVERY_S = 3600.0
+_TURN_MAX_S = 10.0  # a longer interval between turns (a stall, the clock stepped) counts its last 10 s only
 
 
 class ReportDesk:
@@ -92,9 +94,13 @@ class ReportDesk:
     # ---- internals ------------------------------------------------------------------------------------
 
     def _count_connected(self, now: float, readers: Mapping[str, Mapping[str, Any]]) -> None:
-        last, self._last_turn = self._last_turn, now
-        if last is None or now <= last:
+        last = self._last_turn
+        if last is not None and now <= last:  # behind, the loop's now follows the reads: it may step back
             return
+        self._last_turn = now
+        if last is None:
+            return
+        last = max(last, now - _TURN_MAX_S)
         names = [name for name, status in readers.items() if status.get("state") == "connected"]
         if not names:
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from gateway.config import Config, OutboxSettings, parse_config
 from gateway.delivery.outbox import Outbox
 from gateway.domain.model import LocationEvent, rfc3339
 from gateway.reports.desk import CATCH_UP, ReportDesk
-from gateway.reports.report import REPORT_FIELDS, ReportSource, reports
+from gateway.reports.report import REPORT_FIELDS, reports
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -268,22 +267,6 @@ def test_expire_forgets_old_buckets(tmp_path: Path) -> None:
     box.close()
 
 
-def test_a_read_only_connection_reads_while_the_outbox_writes(tmp_path: Path) -> None:
-    cfg = config(tmp_path)
-    box = opened(tmp_path, Clock(T0 + 5))
-    store(box, mixed())
-    source = ReportSource.of(cfg)
-    assert source.readers == {"dock-3": ("portal-3",), "dock-4": ("portal-4",)}
-    ro = sqlite3.connect(f"file:{source.outbox}?mode=ro", uri=True)
-    assert len(reports(ro, T0, T0 + 3600, source.readers)) == 3
-    store(box, [event("arrived")])
-    assert reports(ro, T0, T0 + 3600, source.readers)[0]["arrived"] == 2
-    with pytest.raises(sqlite3.OperationalError):
-        ro.execute("DELETE FROM report_tally")
-    ro.close()
-    box.close()
-
-
 def test_the_desk_waits_while_the_outbox_is_closed_and_follows_a_reload(tmp_path: Path) -> None:
     clock = Clock(T0 + 5)
     box = Outbox(OutboxSettings(path=tmp_path / "outbox.db"))
@@ -295,4 +278,16 @@ def test_the_desk_waits_while_the_outbox_is_closed_and_follows_a_reload(tmp_path
     desk.reconfigure(config(tmp_path, "2m"))
     assert desk.turn(T0 + 66, CONNECTED) == []
     assert [e.extra["period_to"] for e in desk.turn(T0 + 120, CONNECTED)] == [rfc3339(T0 + 120)]
+    box.close()
+
+
+def test_reader_time_counts_each_second_once(tmp_path: Path) -> None:
+    box = opened(tmp_path, Clock(T0))
+    desk = ReportDesk(config(tmp_path, "1m"), box.reports)
+    for now in (T0 + 1, T0 + 31, T0 + 30, T0 + 39, T0 + 38, T0 + 47):  # behind: now steps back twice
+        desk.turn(now, CONNECTED)
+    desk.close(T0 + 47)
+    store(box, [event("arrived")])
+    (only,) = desk.query(T0, T0 + 60)
+    assert only["readers"] == {"portal-3": pytest.approx(10 + 8 + 8)}  # the 30 s gap counts its last 10 s
     box.close()

@@ -4,6 +4,7 @@ connection; owner scope, bad times, bounds; every answer validates against docs/
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import urllib.error
 import urllib.parse
@@ -22,10 +23,10 @@ from gateway.config.transparency import OwnerSettings
 from gateway.delivery.outbox import Outbox
 from gateway.domain.model import rfc3339
 from gateway.ops.snapshot import GatewaySnapshot, OutboxFigures
-from gateway.reports.report import ReportSource
+from gateway.reports.report import ReportSource, reports
 from gateway.shipments.commands import CommandPort
 from tests.unit.test_api import _check_against_openapi
-from tests.unit.test_reports import T0, Clock, event, mixed, topic
+from tests.unit.test_reports import T0, Clock, config, event, mixed, opened, store, topic
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -137,3 +138,19 @@ def test_times_round_to_whole_minutes(served: Served) -> None:
     assert [r["arrived"] for r in doc["reports"]] == [1]
     status, doc = served.get(VIEWER, **{"from": rfc3339(T0 + 60), "to": rfc3339(T0 + 120)})
     assert status == 200 and doc["reports"] == []
+
+
+def test_a_read_only_connection_reads_while_the_outbox_writes(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    box = opened(tmp_path, Clock(T0 + 5))
+    store(box, mixed())
+    source = ReportSource.of(cfg)
+    assert source.readers == {"dock-3": ("portal-3",), "dock-4": ("portal-4",)}
+    ro = sqlite3.connect(f"file:{source.outbox}?mode=ro", uri=True)
+    assert len(reports(ro, T0, T0 + 3600, source.readers)) == 3
+    store(box, [event("arrived")])
+    assert reports(ro, T0, T0 + 3600, source.readers)[0]["arrived"] == 2
+    with pytest.raises(sqlite3.OperationalError):
+        ro.execute("DELETE FROM report_tally")
+    ro.close()
+    box.close()
