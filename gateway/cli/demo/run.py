@@ -163,11 +163,12 @@ def run_demo(
 
 
 def _board_link(gateway: Gateway, thread: threading.Thread, timeout: float = 10.0) -> str | None:
-    """A one-time login link to the door board, once the gateway listens; None if it does not."""
+    """A one-time login link to the door board, once the gateway listens and has published its first
+    snapshot (so the board shows the doors at once); None if it does not listen."""
     from gateway.api.session import login_link
 
     deadline = time.monotonic() + timeout
-    while gateway.health is None and thread.is_alive() and time.monotonic() < deadline:
+    while not gateway.snapshot.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     if gateway.health is None:
         return None
