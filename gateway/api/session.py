@@ -30,6 +30,8 @@ MAX_FAILURES = 10  # failed logins per client address within WINDOW_S, then 429
 WINDOW_S = 60.0
 MAX_ADDRESSES = 4096  # addresses remembered at most (oldest forgotten first)
 MAX_FORM = 4096  # bytes of a login form
+# The page's own inline style and nothing else: no script, no other origin, posts to itself, never framed.
+_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
 class Failures:
@@ -74,7 +76,7 @@ def local_path(target: str | None) -> str:
 def login_page(error: str = "", next_path: str = "/", status: int = 200) -> HTMLResponse:
     page = resources.files("gateway.api").joinpath("static/login.html").read_text(encoding="utf-8")
     page = page.replace("{{next}}", html.escape(local_path(next_path))).replace("{{error}}", html.escape(error))
-    headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+    headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": _POLICY}
     return HTMLResponse(page, status, headers)
 
 

@@ -157,6 +157,7 @@ def test_login_page_is_self_contained(api: Running) -> None:
         assert needle in page
     assert 'id="error"' in page and 'name="next" type="hidden" value="/door/dock-1"' in page
     assert not re.search(r"(src|href)=\"?(https?:)?//", page), "no external assets"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
     _documented("GET", "/login", 200, "text/html")
 
 
