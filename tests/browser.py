@@ -16,6 +16,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -47,8 +49,10 @@ def browser() -> Iterator[webdriver.Chrome]:
 def login(driver: webdriver.Chrome, base: str, path: str, token: str) -> None:
     """Open ``path``; on the login page it redirects to, enter ``token`` and sign in."""
     driver.get(base + path)
-    driver.find_element(By.ID, "token").send_keys(token)
+    form = driver.find_element(By.ID, "token")
+    form.send_keys(token)
     driver.find_element(By.ID, "login").click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(form))  # the answer page has loaded
 
 
 def text(driver: webdriver.Chrome, element_id: str) -> str:

@@ -137,8 +137,8 @@ def test_keys_are_owner_only_and_refused_when_open(tmp_path: Path) -> None:
 def test_seqs_dropped_as_announced_are_not_a_failure_unannounced_ones_are() -> None:
     entries = _chain(20)
     checkpoints = _checkpoints(entries, 10)
-    capture = entries[:7] + [dataclasses.replace(entries[9], gap_before=2)] + entries[10:]  # 8 and 9 dropped
+    capture = [*entries[:7], dataclasses.replace(entries[9], gap_before=2), *entries[10:]]  # 8 and 9 dropped
     verdict = verify(capture, checkpoints, KEY.public_key())
     assert verdict.ok and verdict.announced_missing == 2, verdict.summary()
-    short = entries[:7] + [dataclasses.replace(entries[9], gap_before=1)] + entries[10:]
+    short = [*entries[:7], dataclasses.replace(entries[9], gap_before=1), *entries[10:]]
     assert _first(short, checkpoints) == (10, "seq 8-9 missing")
