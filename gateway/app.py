@@ -42,11 +42,14 @@ from gateway.delivery.topics import Topics
 from gateway.domain.errors import ConfigError, DockgateError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, TagRead
+from gateway.journal.checkpointer import Checkpointer, load_key
 from gateway.ops.display import Display
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
 from gateway.ops.systemd import SystemdNotifier
 from gateway.reload import plan_reload
+from gateway.reports.desk import ReportDesk
+from gateway.reports.report import ReportSource
 from gateway.shipments.commands import CommandPort
 from gateway.shipments.desk import ShipmentDesk
 
@@ -70,7 +73,8 @@ class Gateway:
         self.shipments = ShipmentDesk(config, self.ingress.wake, self._reply, self.topics.shipment_replies)
         self.epcis = self._epcis(config, self.topics)
         self.metrics = GatewayMetrics()
-        self.storage = Storage(Outbox(config.outbox), config.gateway.id)
+        self.storage = Storage(Outbox(config.outbox, config.journal.enabled), config.gateway.id, _checkpointer(config))
+        self.reports = ReportDesk(config, self.outbox.reports)
         self.publisher = self._publisher(config, self.topics)
         self.dispatcher = self._dispatcher(config, self.publisher)
         self.readers = ReaderBoard((r.name for r in config.readers), clock)
@@ -148,6 +152,7 @@ class Gateway:
                     self.config.api,
                     registry=self.metrics.registry,
                     owners=self.config.owners,
+                    reports=ReportSource.of(self.config),
                     revocations=revocations_beside(self.config.outbox.path),  # logouts hold across restarts
                 )
             except OSError as exc:
@@ -211,6 +216,7 @@ class Gateway:
         if self.health is not None:
             self.health.stop()
         self.dispatcher.finish(self.outbox, self.clock())  # PUBACKs of the last turns
+        self.reports.close(self.clock())
         self.storage.close()
 
     # ---- the turn -------------------------------------------------------------------------------------
@@ -237,6 +243,7 @@ class Gateway:
         fault = self.storage.fault or (None if self.outbox.is_open else "outbox not open")
         answers = desk.take_commands(now, events, fault)
         events += desk.check(events, now)
+        events += self.reports.turn(now, self.readers.status)
         self.owners.assign(events)
         dispatcher = self.dispatcher
         stored = self.storage.store(events, self.topic_for, self.epcis, dispatcher.cursor, desk.book.take_dirty())
@@ -252,9 +259,13 @@ class Gateway:
         self.storage.housekeeping(now, dispatcher.cursor, lambda: presence.snapshot(_PRESENCE_SAVE_MAX))
         if self.outbox.is_open:
             dispatcher.turn(self.outbox, now)
+        self.storage.checkpoint(now, publisher.connects, self._publish_checkpoint if publisher.connected else None)
         publish = self._publish_present if publisher.connected else None
         self.display.turn(now, events, self.flow.pipeline, publisher.connects, publish)
         self.snapshot = self._take_snapshot()
+
+    def _publish_checkpoint(self, payload: bytes) -> None:
+        self.publisher.publish(self.topics.journal_checkpoint, payload, retain=True)
 
     def _publish_present(self, location: str, payload: bytes) -> None:
         self.publisher.publish(self.topics.present(location), payload, retain=True)
@@ -336,6 +347,7 @@ class Gateway:
             shipment_exceptions=self.shipments.exception_counts,
             present=display.present.lists,
             recent_events=display.recent.shown,
+            reports=self.reports.latest,
             owners=self.owners.names,
         )
 
@@ -398,6 +410,7 @@ class Gateway:
             self.outbox.presence.forget(set(plan.locations_kept))
         self.topics = topics
         self.shipments.reconfigure(new, topics.shipment_replies)
+        self.reports.reconfigure(new)
         self.epcis = self._epcis(new, topics)
         if publisher is not None:
             self.publisher.stop(timeout=2.0)
@@ -417,3 +430,14 @@ class Gateway:
             locations_kept=",".join(sorted(plan.locations_kept)) or "-",
             mqtt_reconnected=mqtt_changed,
         )
+
+
+def _checkpointer(config: Config) -> Checkpointer | None:
+    """The journal's signer; its key made beside the outbox at the first start unless configured."""
+    journal = config.journal
+    if not journal.enabled:
+        return None
+    path = config.outbox.path
+    if journal.key_file is not None:  # a configured key that cannot be used stops the start, with its reason
+        return Checkpointer(journal, config.gateway.id, load_key(journal, path))
+    return Checkpointer(journal, config.gateway.id, lambda: load_key(journal, path))

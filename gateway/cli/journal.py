@@ -126,3 +126,4 @@ def _compare_with_outbox(db: sqlite3.Connection, verdict: Verdict) -> None:
     last = verdict.last_seq or 0
     if given > last:
         verdict.problems.append((last + 1, f"the journal ends at seq {last}, the gateway gave seqs up to {given}"))
+        verdict.problems.sort(key=lambda problem: problem[0])

@@ -53,6 +53,8 @@ from gateway.delivery.sqlite import transaction
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
+from gateway.journal.store import SCHEMA as JOURNAL_SCHEMA
+from gateway.journal.store import JournalStore
 
 log = get_logger(__name__)
 
@@ -84,7 +86,8 @@ class OutboxItem:
 class Outbox:
     """Events committed but not yet acknowledged by the broker, in ``seq`` order."""
 
-    def __init__(self, settings: OutboxSettings | Path) -> None:
+    def __init__(self, settings: OutboxSettings | Path, journal: bool = False) -> None:
+        """``journal``: link every event into the journal (``gateway.journal.store``) as it is stored."""
         if isinstance(settings, Path):
             settings = OutboxSettings(path=settings)
         self.settings = settings
@@ -93,6 +96,7 @@ class Outbox:
         self.presence = PresenceStore(self._require)
         self.shipments = ShipmentStore(self._require)
         self.reports = ReportStore(self._require)
+        self.journal = JournalStore(self._require) if journal else None
         self._db: sqlite3.Connection | None = None
         self._last_seq = 0
         self._reserved = 0
@@ -148,7 +152,7 @@ class Outbox:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA + REPORT_SCHEMA)
+            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA + REPORT_SCHEMA + JOURNAL_SCHEMA)
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
@@ -179,6 +183,13 @@ class Outbox:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self.journal is not None:
+            self.journal.forget()
+
+    def write(self, change: Callable[[], None]) -> None:
+        """Run ``change`` (writes of a store beside the events) in one transaction of its own."""
+        with transaction(self._require()):
+            change()
 
     @property
     def is_open(self) -> bool:
@@ -223,9 +234,12 @@ class Outbox:
         for event in events:
             seq += 1
             event.seq = seq
-            payload = json.dumps(event.to_payload(), separators=(",", ":")).encode()
+        docs = [event.to_payload() for event in events]
+        journal, linked = self.journal.seal(docs, now) if self.journal is not None else ([], (0, b""))
+        for event, doc in zip(events, docs, strict=True):
+            payload = json.dumps(doc, separators=(",", ":")).encode()
             epcis = epcis_of(event) if epcis_of is not None else None
-            rows.append((seq, event.id, topic_of(event), payload, now, *(epcis or (None, None))))
+            rows.append((event.seq, event.id, topic_of(event), payload, now, *(epcis or (None, None))))
         rejected: list[int] = []
         if settings.policy == "reject_new":
             room_events = settings.max_events - self._count
@@ -256,6 +270,8 @@ class Outbox:
                 if rejected:
                     self._set_meta("pending_gap", self._meta("pending_gap") + len(rejected))
                 self._set_meta("last_seq", seq)
+                if self.journal is not None:
+                    self.journal.insert(journal)  # every event, also those refused for delivery
                 self.presence.record(events)
                 self.reports.record(events, rejected)
                 self.shipments.record(shipments)
@@ -267,6 +283,8 @@ class Outbox:
                 event.seq = 0
             self._recount()
             raise OutboxError(f"cannot store {len(events)} event(s) in {self.path}: {exc}") from exc
+        if self.journal is not None:
+            self.journal.written(linked)
         self._last_seq = seq
         self.added += len(rows)
         if rejected:

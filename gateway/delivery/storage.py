@@ -9,6 +9,7 @@ Also the outbox's housekeeping: expiry by age, and refreshing the presence table
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,7 @@ from gateway.delivery.shipment_store import ShipmentRow
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, PresenceRow
+from gateway.journal.checkpointer import Checkpointer
 
 log = get_logger(__name__)
 
@@ -32,8 +34,9 @@ EpcisOf = Callable[[LocationEvent], tuple[str, bytes] | None]
 class Storage:
     """Owns the outbox and what could not be stored yet. Not thread-safe: the main loop owns it."""
 
-    def __init__(self, outbox: Outbox, gateway_id: str) -> None:
+    def __init__(self, outbox: Outbox, gateway_id: str, checkpointer: Checkpointer | None = None) -> None:
         self.outbox = outbox
+        self.checkpointer = checkpointer
         self._gateway = gateway_id
         self.fault: str | None = None  # why the outbox cannot store events right now
         self.held: list[LocationEvent] = []  # events the outbox could not store yet, oldest first
@@ -112,6 +115,16 @@ class Storage:
             self._expire_at = now + _EXPIRE_EVERY_S
             outbox.expire(now, protect_through=protect_through)
             self.oldest_created = outbox.oldest_created()
+
+    def checkpoint(self, now: float, connects: int, publish: Callable[[bytes], None] | None) -> None:
+        """The journal's signed checkpoint, when one is due (``gateway.journal.checkpointer``)."""
+        outbox, checkpointer = self.outbox, self.checkpointer
+        if checkpointer is None or outbox.journal is None or not outbox.is_open:
+            return
+        try:
+            checkpointer.turn(now, outbox.journal, outbox.write, connects, publish)
+        except (sqlite3.Error, OutboxError) as exc:
+            log.error("journal_checkpoint_failed", error=str(exc), detail="tried again at the next turn")
 
     def save_presence(self, rows: list[PresenceRow]) -> None:
         self._presence_saved_at = time.monotonic()

@@ -23,6 +23,7 @@ class Topics:
         self.shipment_replies = f"{base}/replies/shipments"
         self._door = base + "/doors/{location}/status"
         self._present = base + "/locations/{location}/present"
+        self.journal_checkpoint = base + "/journal/checkpoint"  # retained: the journal's latest signed checkpoint
         self._owner_events = base + "/owners/{owner}/events/{location}"
 
     def event(self, location: str, kind: str) -> str:

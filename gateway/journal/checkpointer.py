@@ -23,7 +23,7 @@ from gateway.config.traceability import JournalSettings
 from gateway.domain.log import get_logger
 from gateway.domain.model import rfc3339
 from gateway.journal.checkpoint import sign
-from gateway.journal.keys import key_id, keygen, load_private
+from gateway.journal.keys import KeyError_, key_id, keygen, load_private
 from gateway.journal.store import JournalStore
 
 log = get_logger(__name__)
@@ -44,7 +44,10 @@ def load_key(settings: JournalSettings, outbox: Path) -> Ed25519PrivateKey:
     """The signing key; made at the first start when none is configured (``KeyError_`` names the file)."""
     path = key_path(settings, outbox)
     if settings.key_file is None and not path.exists():
-        keygen(path)
+        try:
+            keygen(path)
+        except OSError as exc:
+            raise KeyError_(f"cannot make the journal key {path}: {exc.strerror} (or set journal.key_file)") from None
         log.warning(
             "journal_key_created", path=str(path), public_key=str(path) + ".pub", detail="give auditors the .pub"
         )
@@ -52,10 +55,17 @@ def load_key(settings: JournalSettings, outbox: Path) -> Ed25519PrivateKey:
 
 
 class Checkpointer:
-    def __init__(self, settings: JournalSettings, gateway: str, key: Ed25519PrivateKey) -> None:
+    """``key``: the signing key, or how to get it once the outbox is open (the default key is made beside
+    the outbox, whose folder may not be usable yet: the gateway runs on, without checkpoints, and says so)."""
+
+    def __init__(
+        self, settings: JournalSettings, gateway: str, key: Ed25519PrivateKey | Callable[[], Ed25519PrivateKey]
+    ) -> None:
         self._settings = settings
         self._gateway = gateway
-        self._key = key
+        self._key_source = key if callable(key) else None
+        self._key: Ed25519PrivateKey | None = None if callable(key) else key
+        self._key_failed_at = float("-inf")
         self._next = load_private(settings.next_key_file) if settings.next_key_file else None
         self._signed_seq = -1  # seq of the last checkpoint; -1: not read from the store yet
         self._signed_at = 0.0
@@ -66,21 +76,34 @@ class Checkpointer:
         self,
         now: float,
         store: JournalStore,
-        last: tuple[int, bytes] | None,
         commit: Commit,
         connects: int,
         publish: Publish | None,
     ) -> None:
-        """``last``: (seq, hash) of the newest entry written, or None."""
+        """Sign when due; publish the latest checkpoint when it is new or the broker connection is."""
+        if self._key is None and not self._load_key(now):
+            return
         if self._signed_seq < 0:
             self._resume(store)
-        if last is not None and last[0] > self._signed_seq:
+        last = store.last()
+        if last[0] > self._signed_seq:
             entries = last[0] - self._signed_seq
             if entries >= self._settings.checkpoint_entries or now - self._signed_at >= self._settings.checkpoint_every:
                 self._sign(now, store, last, commit)
         if publish is not None and self._latest is not None and connects != self._connects:
             publish(self._latest)
             self._connects = connects
+
+    def _load_key(self, now: float) -> bool:
+        if self._key_source is None or now - self._key_failed_at < 60.0:
+            return False
+        try:
+            self._key = self._key_source()
+        except KeyError_ as exc:
+            self._key_failed_at = now
+            log.error("journal_key_unusable", error=str(exc), detail="events are linked, not signed; retried in 60s")
+            return False
+        return True
 
     def _resume(self, store: JournalStore) -> None:
         found = store.checkpoints()
@@ -91,6 +114,7 @@ class Checkpointer:
             self._key, self._next = self._next, None  # announced before a restart: sign with the new key now
 
     def _sign(self, now: float, store: JournalStore, last: tuple[int, bytes], commit: Commit) -> None:
+        assert self._key is not None
         announce = self._next.public_key() if self._next is not None else None
         checkpoint = sign(self._key, self._gateway, last[0], last[1].hex(), rfc3339(now), announce)
         commit(lambda: store.add_checkpoint(checkpoint))

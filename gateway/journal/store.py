@@ -36,18 +36,19 @@ class JournalStore:
 
     def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
         self._db = db
-        self._last: bytes | None = None  # hash of the newest entry written; None: not read yet
+        self._last: tuple[int, bytes] | None = None  # (seq, hash) of the newest entry written; None: not read yet
 
-    def last_hash(self) -> bytes:
+    def last(self) -> tuple[int, bytes]:
+        """(seq, hash) of the newest entry; (0, the genesis hash) for an empty journal."""
         if self._last is None:
-            row = self._db().execute("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-            self._last = bytes(row[0]) if row else GENESIS
+            row = self._db().execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+            self._last = (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
         return self._last
 
-    def seal(self, payloads: list[dict[str, Any]], now: float) -> tuple[list[Row], bytes]:
+    def seal(self, payloads: list[dict[str, Any]], now: float) -> tuple[list[Row], tuple[int, bytes]]:
         """Link each payload (in seq order) to the one before, and add ``hash`` and ``prev_hash`` to it.
         Returns the rows to insert and the new last hash; nothing changes here until ``written``."""
-        prev = self.last_hash()
+        prev = self.last()[1]
         rows: list[Row] = []
         sha256 = hashlib.sha256
         for payload in payloads:
@@ -57,13 +58,13 @@ class JournalStore:
             payload["prev_hash"] = prev.hex()
             payload["hash"] = digest.hex()
             prev = digest
-        return rows, prev
+        return rows, (rows[-1][0] if rows else self.last()[0], prev)
 
     def insert(self, rows: list[Row]) -> None:
         """Inside the outbox's transaction."""
         self._db().executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?)", rows)
 
-    def written(self, last: bytes) -> None:
+    def written(self, last: tuple[int, bytes]) -> None:
         """After the transaction committed."""
         self._last = last
 
@@ -91,10 +92,6 @@ class JournalStore:
         )
         for seq, body, digest, prev in rows:
             yield Entry(seq, json.loads(body), bytes(digest).hex(), bytes(prev).hex())
-
-    def newest(self) -> tuple[int, bytes] | None:
-        row = self._db().execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-        return (int(row[0]), bytes(row[1])) if row else None
 
     def prune(self, before: float) -> int:
         """Remove entries created before ``before`` up to the newest checkpoint at or below them, so that

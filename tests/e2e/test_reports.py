@@ -24,13 +24,7 @@ from simulators.llrp.scenario import load_scenario
 from tests.conftest import Broker, Subscriber, wait_until
 from tests.e2e.test_e2e import spawn, start_simulator, stop
 
-# Until the main loop runs the report desk (gateway/app.py, the lead's file), there is nothing to test here.
-WIRED = "ReportDesk" in (Path(__file__).resolve().parents[2] / "gateway" / "app.py").read_text()
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(not WIRED, reason="gateway/app.py does not run gateway.reports.desk.ReportDesk yet"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 OPERATOR, VIEWER, ACME = "op-3c9e1b7d", "view-8f2a6c", "acme-5d1e0b"
 IN = {1: [-48, -55, -64], 2: [-51, -58, -65], 3: [-64, -55, -48], 4: [-65, -58, -51]}

@@ -277,6 +277,7 @@ def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     sent |= {"shipment", "shipment_direction", "expected_location", "expected_direction", "detail", "close_reason"}
     sent |= {"expected", "seen", "missing", "unexpected", "wrong_door", "wrong_direction"}
     sent |= set(REPORT_FIELDS)  # report events (tests/unit/test_reports.py checks them against the schema)
+    sent |= {"hash", "prev_hash"}  # the journal's link, added by the outbox (tests/unit/test_journal_outbox.py)
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 
