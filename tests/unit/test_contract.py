@@ -127,7 +127,7 @@ def test_every_channel_message_payload_refers_to_the_schema_file() -> None:
         assert messages, name
         for message in messages:
             ref = payload_ref(message)
-            assert ref.split("#")[0] in ("./event.schema.json", EPCIS_SCHEMA_REF), ref
+            assert ref.split("#")[0] in ("./event.schema.json", "./present.schema.json", EPCIS_SCHEMA_REF), ref
             target = resolve_file_ref(ref)
             assert isinstance(target, dict) and ("type" in target or "enum" in target or "$schema" in target), ref
             seen[name] = ref
@@ -139,6 +139,9 @@ def test_every_channel_message_payload_refers_to_the_schema_file() -> None:
         "doorStatus": "./event.schema.json#/$defs/doorStatus",
         "shipmentCommands": "./event.schema.json#/$defs/shipmentCommand",
         "shipmentReplies": "./event.schema.json#/$defs/shipmentReply",
+        "presentList": "./present.schema.json",
+        "ownerEvents": "./event.schema.json",
+        "journalCheckpoint": "./event.schema.json#/$defs/journalCheckpoint",
     }
 
 
@@ -159,6 +162,7 @@ def test_channel_addresses_are_the_topics_the_gateway_uses() -> None:
     settings = MqttSettings(topic_prefix="site-7/dockgate")  # type: ignore[call-arg]
     topics = Topics(settings, "gw-dock-3")
     values = {"prefix": "site-7/dockgate", "gateway": "gw-dock-3", "location": "dock-3", "reader": "portal-3"}
+    values["owner"] = "acme"
     expected = {
         "events": topics.event("dock-3", "arrived"),
         "epcis": topics.epcis("dock-3", "arrived"),
@@ -167,6 +171,9 @@ def test_channel_addresses_are_the_topics_the_gateway_uses() -> None:
         "doorStatus": topics.door_status("dock-3"),
         "shipmentCommands": topics.shipment_commands,
         "shipmentReplies": topics.shipment_replies,
+        "presentList": topics.present("dock-3"),
+        "ownerEvents": topics.owner_event("acme", "dock-3"),
+        "journalCheckpoint": topics.journal_checkpoint,
     }
     addresses = {name: c["address"].format(**values) for name, c in ASYNCAPI["channels"].items()}
     assert addresses == expected
@@ -181,6 +188,9 @@ def test_channel_addresses_are_the_topics_the_gateway_uses() -> None:
         ("publishEpcis", "send", "epcis", False),
         ("publishDoorStatus", "send", "doorStatus", True),
         ("publishShipmentReply", "send", "shipmentReplies", False),
+        ("publishPresentList", "send", "presentList", True),
+        ("publishOwnerEvent", "send", "ownerEvents", False),
+        ("publishJournalCheckpoint", "send", "journalCheckpoint", True),
         ("receiveShipmentCommand", "receive", "shipmentCommands", None),  # a subscription: no retain flag
     ],
 )
@@ -205,6 +215,9 @@ def test_every_operation_is_listed_above_and_commands_are_answered_on_the_replie
         "publishEpcis",
         "publishDoorStatus",
         "publishShipmentReply",
+        "publishPresentList",
+        "publishOwnerEvent",
+        "publishJournalCheckpoint",
         "receiveShipmentCommand",
     }
     reply = ASYNCAPI["operations"]["receiveShipmentCommand"]["reply"]
