@@ -49,7 +49,7 @@ from gateway.delivery.retention import SIZE, Row, row_size, seq_ranges, with_gap
 from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
 from gateway.delivery.shipment_store import SCHEMA as SHIPMENT_SCHEMA
 from gateway.delivery.shipment_store import ShipmentRow, ShipmentStore
-from gateway.delivery.sqlite import transaction
+from gateway.delivery.sqlite import private_file, transaction
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
@@ -145,6 +145,11 @@ class Outbox:
         log.info("opened", outbox=str(self.path), pending=self._count, last_seq=self._last_seq)
 
     def _connect(self) -> sqlite3.Connection:
+        try:
+            if private_file(self.path):  # it holds the goods' movements: owner-only, whatever the umask
+                log.warning("outbox_file_open", outbox=str(self.path), detail="was readable by others: now 0600")
+        except OSError as exc:
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

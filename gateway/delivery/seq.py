@@ -34,7 +34,7 @@ class SeqReservation:
         on failure, so the outbox's transaction that needed the numbers rolls back."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with open(tmp, "w", encoding="ascii") as handle:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="ascii") as handle:
                 handle.write(f"{upto}\n")
                 handle.flush()
                 os.fsync(handle.fileno())

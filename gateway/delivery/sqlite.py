@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import stat
+from pathlib import Path
 
 
 class transaction:
@@ -21,3 +24,19 @@ class transaction:
         else:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+
+
+def private_file(path: Path) -> bool:
+    """Make ``path`` owner-only (0600) whatever the umask: created so if missing, tightened if open to
+    others (True then: the caller says so in its log). SQLite gives its -wal and -shm files the mode of
+    the database file, so they follow."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        return False
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
+        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if side.exists():
+                side.chmod(0o600)
+        return True
+    return False
