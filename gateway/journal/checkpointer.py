@@ -28,6 +28,7 @@ from gateway.journal.store import JournalStore
 
 log = get_logger(__name__)
 
+_PRUNE_EVERY_S = 3600.0
 Publish = Callable[[bytes], None]  # the checkpoint's JSON, retained
 Commit = Callable[[Callable[[], None]], None]  # runs the write in one of the outbox's transactions
 
@@ -71,6 +72,7 @@ class Checkpointer:
         self._signed_at = 0.0
         self._latest: bytes | None = None  # the last checkpoint's JSON, for republishing
         self._connects = -1
+        self._pruned_at = float("-inf")
 
     def turn(
         self,
@@ -90,6 +92,9 @@ class Checkpointer:
             entries = last[0] - self._signed_seq
             if entries >= self._settings.checkpoint_entries or now - self._signed_at >= self._settings.checkpoint_every:
                 self._sign(now, store, last, commit)
+        if now - self._pruned_at >= _PRUNE_EVERY_S:
+            self._pruned_at = now
+            self._prune(now, store, commit)
         if publish is not None and self._latest is not None and connects != self._connects:
             publish(self._latest)
             self._connects = connects
@@ -112,6 +117,12 @@ class Checkpointer:
             self._latest = json.dumps(found[-1], separators=(",", ":")).encode()
         if self._next is not None and key_id(self._next.public_key()) in _announced(found):
             self._key, self._next = self._next, None  # announced before a restart: sign with the new key now
+
+    def _prune(self, now: float, store: JournalStore, commit: Commit) -> None:
+        removed: list[int] = []
+        commit(lambda: removed.append(store.prune(now - self._settings.keep)))
+        if removed and removed[0]:
+            log.info("journal_pruned", entries=removed[0], older_than_s=self._settings.keep)
 
     def _sign(self, now: float, store: JournalStore, last: tuple[int, bytes], commit: Commit) -> None:
         assert self._key is not None

@@ -123,3 +123,20 @@ def test_two_swapped_entries_are_found(tmp_path: Path, capsys: pytest.CaptureFix
             db.execute("UPDATE journal SET entry = ?, hash = ?, prev_hash = ? WHERE seq = ?", (*rows[other], seq))
     code, out = _verify_cli(tmp_path, capsys)
     assert code == 1 and "FAILED at seq 12: " in out, out
+
+
+def test_pruning_keeps_what_remains_verifiable(tmp_path: Path) -> None:
+    outbox, _, _ = _filled(tmp_path)
+    assert outbox.journal is not None
+    db = sqlite3.connect(tmp_path / "outbox.db")
+    db.execute("UPDATE journal SET created = 0 WHERE seq <= 25")  # older than journal.keep
+    db.commit()
+    db.close()
+    removed: list[int] = []
+    outbox.write(lambda: removed.append(outbox.journal.prune(1.0)))  # type: ignore[union-attr]
+    assert removed == [20]  # up to the checkpoint at or below the last old entry: 21 is anchored by it
+    entries = list(outbox.journal.entries())
+    assert entries[0].seq == 21 and [c["seq"] for c in outbox.journal.checkpoints()] == [20, 30]
+    verdict = verify(entries, outbox.journal.checkpoints(), load_key(SETTINGS, outbox.path).public_key())
+    assert verdict.ok and verdict.entries == 15, verdict.summary()
+    outbox.close()
