@@ -45,13 +45,14 @@ from gateway.domain.model import LocationEvent, TagRead
 from gateway.journal.checkpointer import Checkpointer, load_key
 from gateway.ops.display import Display
 from gateway.ops.metrics import GatewayMetrics
-from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
+from gateway.ops.snapshot import GatewaySnapshot
 from gateway.ops.systemd import SystemdNotifier
 from gateway.reload import plan_reload
 from gateway.reports.desk import ReportDesk
 from gateway.reports.report import ReportSource
 from gateway.shipments.commands import CommandPort
 from gateway.shipments.desk import ShipmentDesk
+from gateway.snapshotting import take_snapshot
 
 log = get_logger(__name__)
 
@@ -262,7 +263,7 @@ class Gateway:
         self.storage.checkpoint(now, publisher.connects, self._publish_checkpoint if publisher.connected else None)
         publish = self._publish_present if publisher.connected else None
         self.display.turn(now, events, self.flow.pipeline, publisher.connects, publish)
-        self.snapshot = self._take_snapshot()
+        self.snapshot = take_snapshot(self)
 
     def _publish_checkpoint(self, payload: bytes) -> None:
         self.publisher.publish(self.topics.journal_checkpoint, payload, retain=True)
@@ -304,52 +305,6 @@ class Gateway:
                 "stored", type=event.type, seq=event.seq, location=event.location, epc=event.epc, reads=event.reads
             )
         self.doors.signal(events, self.drivers)
-
-    def _take_snapshot(self) -> GatewaySnapshot:
-        outbox, storage, pipeline, publisher = self.outbox, self.storage, self.flow.pipeline, self.publisher
-        scans = self.flow.scans
-        display, rates = self.display, self.display.rates.rates
-        points = [
-            ReadPointFigures(r, a, point.location.name, point.reads, point.last_read, rates.get((r, a), 0.0))
-            for (r, a), point in pipeline.read_points.points.items()
-        ]
-        points += [ReadPointFigures(r, a, None, n, 0.0) for (r, a), n in pipeline.unmapped.items()]
-        return GatewaySnapshot(
-            gateway=self.config.gateway.id,
-            taken=time.time(),
-            started=self.started,
-            read_points=tuple(points),
-            reads_filtered={**pipeline.dropped, "backpressure": self.ingress.dropped},
-            events=dict(self.events_stored),
-            readers={name: dict(status) for name, status in self.readers.status.items()},
-            reconnects=dict(self.readers.reconnects),
-            idle_episodes=dict(self.readers.idle_episodes),
-            scans=scans.scans_total if scans is not None else 0,
-            scans_dropped=scans.dropped() if scans is not None else {},
-            tracked_tags=pipeline.presence.tracked_count,
-            present_tags=pipeline.presence.present_count,
-            outbox=OutboxFigures(
-                pending=outbox.pending_count(),
-                pending_bytes=outbox.pending_bytes,
-                oldest_created=storage.oldest_created,
-                last_seq=outbox.last_seq,
-                added=outbox.added,
-                acknowledged=outbox.acknowledged,
-                dropped=dict(outbox.dropped),
-                fault=storage.fault,
-                is_open=outbox.is_open,
-            ),
-            broker=BrokerFigures(publisher.where, publisher.connected, self.dispatcher.in_flight, publisher.last_error),
-            unstored_dropped=storage.unstored_dropped,
-            shipments=self.shipments.shipment_views,
-            doors=self.shipments.door_views,
-            shipment_commands=self.shipments.command_counts,
-            shipment_exceptions=self.shipments.exception_counts,
-            present=display.present.lists,
-            recent_events=display.recent.shown,
-            reports=self.reports.latest,
-            owners=self.owners.names,
-        )
 
     # ---- reload ---------------------------------------------------------------------------------------
 
