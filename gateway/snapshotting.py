@@ -16,7 +16,7 @@ from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.storage import Storage
 from gateway.ops.display import Display
-from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, OutboxFigures, ReadPointFigures
+from gateway.ops.snapshot import BrokerFigures, GatewaySnapshot, JournalFigures, OutboxFigures, ReadPointFigures
 from gateway.reports.desk import ReportDesk
 from gateway.shipments.desk import ShipmentDesk
 
@@ -52,6 +52,7 @@ def take_snapshot(gateway: Parts) -> GatewaySnapshot:
         for (r, a), point in pipeline.read_points.points.items()
     ]
     points += [ReadPointFigures(r, a, None, n, 0.0) for (r, a), n in pipeline.unmapped.items()]
+    journal = _journal(gateway.storage)
     return GatewaySnapshot(
         gateway=gateway.config.gateway.id,
         taken=time.time(),
@@ -87,4 +88,13 @@ def take_snapshot(gateway: Parts) -> GatewaySnapshot:
         recent_events=display.recent.shown,
         reports=gateway.reports.latest,
         owners=gateway.owners.names,
+        journal=journal,
     )
+
+
+def _journal(storage: Storage) -> JournalFigures | None:
+    signer, outbox = storage.checkpointer, storage.outbox
+    if signer is None or outbox.journal is None:
+        return None
+    entry = outbox.journal.last()[0] if outbox.is_open else 0  # cached after the first read
+    return JournalFigures(entry, signer.signed_seq, signer.checkpointed_at, signer.signing)

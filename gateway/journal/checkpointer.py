@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,15 @@ class Checkpointer:
         self._latest: bytes | None = None  # the last checkpoint's JSON, for republishing
         self._connects = -1
         self._pruned_at = float("-inf")
+        self.checkpointed_at: float | None = None  # when the newest checkpoint was signed
+
+    @property
+    def signed_seq(self) -> int:
+        return max(0, self._signed_seq)
+
+    @property
+    def signing(self) -> bool:
+        return self._key is not None
 
     def turn(
         self,
@@ -115,6 +125,7 @@ class Checkpointer:
         self._signed_seq = int(found[-1]["seq"]) if found else 0
         if found:
             self._latest = json.dumps(found[-1], separators=(",", ":")).encode()
+            self.checkpointed_at = _unix(str(found[-1]["time"]))
         if self._next is not None and key_id(self._next.public_key()) in _announced(found):
             self._key, self._next = self._next, None  # announced before a restart: sign with the new key now
 
@@ -129,7 +140,7 @@ class Checkpointer:
         announce = self._next.public_key() if self._next is not None else None
         checkpoint = sign(self._key, self._gateway, last[0], last[1].hex(), rfc3339(now), announce)
         commit(lambda: store.add_checkpoint(checkpoint))
-        self._signed_seq, self._signed_at = last[0], now
+        self._signed_seq, self._signed_at, self.checkpointed_at = last[0], now, now
         self._latest = json.dumps(checkpoint, separators=(",", ":")).encode()
         self._connects = -1  # publish it at once
         if self._next is not None:
@@ -147,3 +158,10 @@ def _announced(checkpoints: list[dict[str, Any]]) -> set[str]:
             if isinstance(key, Ed25519PublicKey):
                 ids.add(key_id(key))
     return ids
+
+
+def _unix(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.ops.journal_metrics import journal_metrics
 from gateway.ops.shipment_metrics import shipment_metrics
 from gateway.ops.snapshot import GatewaySnapshot
 
@@ -196,3 +197,4 @@ class GatewayCollector(Collector):
             value=snap.taken,
         )
         yield from shipment_metrics(snap)
+        yield from journal_metrics(snap)

@@ -46,6 +46,16 @@ class OutboxFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalFigures:
+    """The journal (``gateway.journal``): the newest entry and the newest signed checkpoint."""
+
+    entry_seq: int = 0
+    checkpoint_seq: int = 0
+    checkpointed_at: float | None = None  # when the newest checkpoint was signed (Unix time)
+    signing: bool = False  # a usable signing key is loaded
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerFigures:
     where: str = ""
     connected: bool = False
@@ -82,6 +92,7 @@ class GatewaySnapshot:
     recent_events: tuple[Mapping[str, Any], ...] = ()  # the last events stored (payloads, with seq), oldest first
     reports: tuple[Mapping[str, Any], ...] = ()  # the last period's reports (payloads), one per owner and location
     owners: tuple[str, ...] = ()  # owner names, unassigned last
+    journal: JournalFigures | None = None  # None: journal.enabled is false
 
     def readiness_problems(self) -> list[str]:
         """Empty when ready: outbox open and writable, readers started."""

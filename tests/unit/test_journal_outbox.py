@@ -140,3 +140,22 @@ def test_pruning_keeps_what_remains_verifiable(tmp_path: Path) -> None:
     verdict = verify(entries, outbox.journal.checkpoints(), load_key(SETTINGS, outbox.path).public_key())
     assert verdict.ok and verdict.entries == 15, verdict.summary()
     outbox.close()
+
+
+def test_the_journal_figures_are_metrics() -> None:
+    import time as clock
+
+    from gateway.ops.metrics import GatewayMetrics
+    from gateway.ops.snapshot import GatewaySnapshot, JournalFigures
+
+    metrics = GatewayMetrics()
+    snapshot = GatewaySnapshot(gateway="gw", journal=JournalFigures(35, 30, clock.time() - 12.0, True))
+    metrics.attach(lambda: snapshot)
+    text = metrics.render().decode()
+    assert "dockgate_journal_entry_seq 35.0" in text and "dockgate_journal_checkpoint_seq 30.0" in text
+    assert "dockgate_journal_signing 1.0" in text
+    age = float(text.split("\ndockgate_journal_checkpoint_age_seconds ")[1].split()[0])
+    assert 11.0 <= age < 60.0
+    off = GatewayMetrics()
+    off.attach(lambda: GatewaySnapshot(gateway="gw"))
+    assert "dockgate_journal" not in off.render().decode()  # journal.enabled: false
