@@ -1,12 +1,14 @@
-"""``dockgate journal keygen | verify``: the journal's keys, and the auditor's check of the local journal
-or of a capture of the published events (docs/traceability.md)."""
+"""``dockgate journal keygen | verify | export``: the journal's keys, the auditor's check of the local
+journal or of a capture of the published events, and exports for audits (docs/traceability.md)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.cli.check import load_or_report
 from gateway.cli.exitcodes import EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK
+from gateway.config.transparency import UNASSIGNED
+from gateway.domain.model import new_event_id
 from gateway.journal.checkpointer import key_path
+from gateway.journal.export import (
+    FORMATS,
+    ExportError,
+    Selection,
+    collect,
+    epcis_document,
+    parse_time,
+    write_csv,
+    write_jsonl,
+)
 from gateway.journal.keys import KeyError_, keygen, load_private, load_public
 from gateway.journal.store import JournalStore
 from gateway.journal.verify import Entry, Verdict, entry_from_payload, verify
@@ -33,6 +47,21 @@ def add_journal_commands(parser: argparse.ArgumentParser) -> None:
         "--events", type=Path, help="a capture: JSON lines as mosquitto_sub writes them (with or without -v)"
     )
     check.set_defaults(handler=_cmd_verify)
+    export = sub.add_parser(
+        "export",
+        help="export the events of a time range, with the checkpoints that cover them, for an audit",
+        description="The events whose time is in [--from, --to) (inclusive from, exclusive to), with the "
+        "checkpoints that cover them. jsonl: the stretch of the chain around them (another owner's entries, with "
+        "--owner, as redacted links), verifiable with 'dockgate journal verify --events FILE --public-key KEY'; "
+        "csv and epcis: the selected events only. See docs/traceability.md, Exports.",
+    )
+    export.add_argument("--config", "-c", required=True, help="the gateway's config: finds the journal")
+    export.add_argument("--from", dest="start", required=True, metavar="T", help="RFC 3339, inclusive")
+    export.add_argument("--to", dest="end", required=True, metavar="T", help="RFC 3339, exclusive")
+    export.add_argument("--owner", metavar="NAME", help="only this owner's events (owners[].name, or unassigned)")
+    export.add_argument("--format", choices=FORMATS, default="jsonl", help="default jsonl")
+    export.add_argument("--out", type=Path, help="the file to write (default: stdout)")
+    export.set_defaults(handler=_cmd_export)
 
 
 def _cmd_keygen(ns: argparse.Namespace) -> int:
@@ -79,6 +108,45 @@ def _cmd_verify(ns: argparse.Namespace) -> int:
         return _report(f"journal {path}", verdict)
     finally:
         db.close()
+
+
+def _cmd_export(ns: argparse.Namespace) -> int:
+    config = load_or_report(ns.config)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    path = config.outbox.path
+    try:
+        selection = Selection(parse_time(ns.start, "--from"), parse_time(ns.end, "--to"), ns.owner)
+        owners = {owner.name for owner in config.owners} | {UNASSIGNED}
+        if ns.owner is not None and ns.owner not in owners:
+            raise ExportError(f"--owner: {ns.owner!r} is not an owner in {ns.config} ({', '.join(sorted(owners))})")
+        if not path.exists():
+            raise ExportError(f"no journal: {path} does not exist (outbox.path)")
+    except ExportError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILURE
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        export = collect(JournalStore(lambda: db), selection)
+    except sqlite3.Error as exc:
+        print(f"cannot read the journal in {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        db.close()
+    settings = {location.name: location.epcis for location in config.locations}
+    with ns.out.open("w", encoding="utf-8", newline="") if ns.out else contextlib.nullcontext(sys.stdout) as out:
+        if ns.format == "jsonl":
+            write_jsonl(export, out)
+        elif ns.format == "csv":
+            write_csv(export, out)
+        else:
+            doc = epcis_document(export, settings.get, f"urn:uuid:{new_event_id()}", time.time())
+            out.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+    print(
+        f"exported {len(export.selected)} events, {len(export.segment)} entries, {len(export.checkpoints)} checkpoints",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def _report(what: str, verdict: Verdict) -> int:

@@ -5,6 +5,11 @@ counted). Used on the local journal and on a capture of the published events ali
 What a signed checkpoint at seq K proves: the entry at K has that hash, and through the links every
 entry before it back to the first one verified. Entries after the last checkpoint are linked but not
 yet signed: reported, not a failure (the next checkpoint comes within ``journal.checkpoint_every``).
+
+A *redacted link* (``{"seq", "hash", "prev_hash", "redacted": true}``, as ``dockgate journal export --owner``
+writes another owner's entry) keeps the chain's seqs and links checkable without its content. Its own hash
+cannot be recomputed, so an entry whose way to a checkpoint passes through one is not proven by that
+checkpoint: counted as ``unanchored`` (reported, not a failure: it is the exporter's word).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class Entry:
     hash: str
     prev_hash: str
     gap_before: int = 0  # seqs just before this one that were never delivered, as the gateway announced
+    redacted: bool = False  # a link without its content (another owner's entry in an export): body is empty
 
 
 @dataclass
@@ -36,6 +42,8 @@ class Verdict:
     duplicates: int = 0  # exact repeats of an entry (QoS 1 redelivery)
     announced_missing: int = 0  # seqs missing that the gateway announced as dropped (gap_before)
     unsigned_tail: int = 0  # entries after the last checkpoint
+    redacted: int = 0  # links without content
+    unanchored: int = 0  # entries with content tied to their checkpoint only through redacted links
     first_seq: int | None = None
     last_seq: int | None = None
     problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, why), in seq order
@@ -50,6 +58,12 @@ class Verdict:
             f"{self.entries} entries ({span}), {self.checkpoints} checkpoints, {self.duplicates} exact duplicates"
             + (f", {self.announced_missing} dropped as announced (gap_before)" if self.announced_missing else "")
             + (f", {self.unsigned_tail} after the last checkpoint (linked, unsigned)" if self.unsigned_tail else "")
+            + (f", {self.redacted} redacted links (content withheld)" if self.redacted else "")
+            + (
+                f", {self.unanchored} tied to a checkpoint only through redacted links (the exporter's word)"
+                if self.unanchored
+                else ""
+            )
         )
         if self.ok:
             return f"OK: {head}"
@@ -60,6 +74,8 @@ class Verdict:
 def entry_from_payload(payload: Mapping[str, Any]) -> Entry:
     """An entry as a consumer receives it: the published event with its ``hash`` and ``prev_hash``."""
     hash_hex, prev = str(payload.get("hash", "")), str(payload.get("prev_hash", ""))
+    if payload.get("redacted") is True:
+        return Entry(int(payload["seq"]), {}, hash_hex, prev, redacted=True)
     return Entry(int(payload["seq"]), entry_of(payload), hash_hex, prev, int(payload.get("gap_before", 0)))
 
 
@@ -78,8 +94,10 @@ def verify(
         seen = by_seq.get(entry.seq)
         if seen is None:
             by_seq[entry.seq] = entry
-        elif seen == entry:
+        elif seen == entry or _same_link(seen, entry):
             verdict.duplicates += 1
+            if seen.redacted:
+                by_seq[entry.seq] = entry  # the content, where one copy has it
         else:
             verdict.problems.append((entry.seq, "two different entries under one seq"))
     seqs = sorted(by_seq)
@@ -94,9 +112,14 @@ def verify(
     previous: Entry | None = None
     for seq in seqs:
         entry = by_seq[seq]
-        expected = link(bytes.fromhex(entry.prev_hash), entry.body).hex() if _is_hash(entry.prev_hash) else None
-        if expected is None or entry.hash != expected:
-            verdict.problems.append((seq, "the entry does not match its hash (changed after it was written)"))
+        if entry.redacted:
+            verdict.redacted += 1
+            if not (_is_hash(entry.hash) and _is_hash(entry.prev_hash)):
+                verdict.problems.append((seq, "a redacted link without a well-formed hash and prev_hash"))
+        else:
+            expected = link(bytes.fromhex(entry.prev_hash), entry.body).hex() if _is_hash(entry.prev_hash) else None
+            if expected is None or entry.hash != expected:
+                verdict.problems.append((seq, "the entry does not match its hash (changed after it was written)"))
         if previous is not None and previous.seq == seq - 1:
             if entry.prev_hash != previous.hash:
                 why = f"prev_hash does not link to seq {seq - 1} (removed, inserted or swapped)"
@@ -114,6 +137,7 @@ def verify(
         previous = entry
     last_signed = max(anchors, default=0)
     verdict.unsigned_tail = sum(1 for s in seqs if s > last_signed)
+    verdict.unanchored = _unanchored(by_seq, seqs, anchors) if verdict.redacted else 0
     verdict.problems.sort(key=lambda p: p[0])
     return verdict
 
@@ -146,6 +170,31 @@ def _checkpoints(
             else:
                 verdict.problems.append((seq, "next_key is not an Ed25519 public key"))
     return anchors
+
+
+def _same_link(a: Entry, b: Entry) -> bool:
+    """A redacted link and the entry it stands for."""
+    return (a.redacted or b.redacted) and (a.seq, a.hash, a.prev_hash) == (b.seq, b.hash, b.prev_hash)
+
+
+def _unanchored(by_seq: Mapping[int, Entry], seqs: list[int], anchors: Mapping[int, str]) -> int:
+    """Entries with content, at or before the last checkpoint, whose hash reaches no checkpoint through
+    entries with content: walking down from each checkpoint, a redacted link or a missing seq cuts the way."""
+    last_signed = max(anchors, default=0)
+    count, anchored = 0, False
+    for seq in reversed(seqs):
+        if seq > last_signed:
+            continue
+        entry = by_seq[seq]
+        if seq in anchors:
+            anchored = True
+        elif seq + 1 not in by_seq:
+            anchored = False
+        if not entry.redacted and not anchored:
+            count += 1
+        if entry.redacted:
+            anchored = False  # its hash is not computed from content: the entry before it is not bound
+    return count
 
 
 def _is_hash(text: str) -> bool:
