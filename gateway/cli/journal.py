@@ -117,6 +117,8 @@ def _cmd_export(ns: argparse.Namespace) -> int:
     path = config.outbox.path
     try:
         selection = Selection(parse_time(ns.start, "--from"), parse_time(ns.end, "--to"), ns.owner)
+        if selection.end <= selection.start:
+            raise ExportError(f"--to {ns.end} is not after --from {ns.start}: the range would be empty")
         owners = {owner.name for owner in config.owners} | {UNASSIGNED}
         if ns.owner is not None and ns.owner not in owners:
             raise ExportError(f"--owner: {ns.owner!r} is not an owner in {ns.config} ({', '.join(sorted(owners))})")

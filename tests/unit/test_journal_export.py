@@ -21,6 +21,7 @@ from gateway.domain.model import LocationEvent, rfc3339
 from gateway.journal.checkpoint import sign
 from gateway.journal.checkpointer import Checkpointer, load_key
 from gateway.journal.entry import GENESIS, link
+from gateway.journal.keys import keygen
 from gateway.journal.verify import Entry, entry_from_payload, verify
 from tests.unit.test_epcis import check_epcis
 
@@ -217,6 +218,7 @@ def test_nothing_selected_gives_an_empty_export(gateway: Path, capsys: pytest.Ca
         (["--from", "yesterday", "--to", "2026-12-01T00:00:00Z"], "--from: 'yesterday' is not an RFC 3339 time"),
         (["--from", "2026-11-01T00:00:00", "--to", "2026-12-01T00:00:00Z"], "has no UTC offset"),
         (["--from", "2026-11-01T00:00:00Z", "--to", "2026-12-01T00:00:00Z", "--owner", "initech"], "not an owner"),
+        (["--from", "2026-12-01T00:00:00Z", "--to", "2026-12-01T00:00:00Z"], "is not after --from"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_1(
@@ -260,3 +262,38 @@ def test_verify_counts_redacted_links_and_what_they_leave_unanchored() -> None:
     both = verify([*links, chain[3], chain[7]], checkpoints, key.public_key())
     assert both.ok and both.duplicates == 2 and both.redacted == 0 and both.unanchored == 0, both.summary()
     assert dataclasses.replace(chain[0]).redacted is False
+
+
+def test_an_export_after_a_key_rotation_verifies_with_the_first_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checkpoint that announced the new key (before the segment) comes with the export."""
+    outbox = Outbox(tmp_path / "outbox.db", journal=True)
+    outbox.open()
+    assert outbox.journal is not None
+    first = load_key(SETTINGS, outbox.path)
+    keygen(tmp_path / "next.key")
+    rotating = JournalSettings(checkpoint_entries=10, checkpoint_every=3600, next_key_file=tmp_path / "next.key")
+    signers = [Checkpointer(SETTINGS, "gw", first), Checkpointer(rotating, "gw", first)]
+    for start in range(1, 41, 10):
+        outbox.append([_event(i) for i in range(start, start + 10)], lambda e: "t")
+        signers[start > 10].turn(2000.0 + start, outbox.journal, outbox.write, 1, None)
+    announced = [cp["seq"] for cp in outbox.journal.checkpoints() if cp["next_key"]]
+    outbox.close()
+    assert announced == [20]
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "gateway": {"id": "gw"},
+                "readers": [{"name": "r", "type": "llrp", "host": "127.0.0.1"}],
+                "locations": [{"name": "dock-1", "read_points": [{"reader": "r"}]}],
+                "outbox": {"path": str(tmp_path / "outbox.db")},
+            }
+        )
+    )
+    out = tmp_path / "export.jsonl"
+    assert _export(config, capsys, *_range(33, 35), "--out", str(out))[0] == 0
+    assert [d["seq"] for d in _lines(out.read_text()) if "signature" in d] == [20, 30, 40]
+    code, said = _verify(out, capsys)
+    assert code == 0 and "OK: 10 entries (seq 31-40), 3 checkpoints" in said, said
