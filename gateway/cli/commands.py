@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)  # main() hands both kinds over before parsing
 
     add_bench_commands(sub.add_parser("bench", help="measure the gateway"))
-    add_journal_commands(sub.add_parser("journal", help="the signed journal: keys, verify"))
+    add_journal_commands(sub.add_parser("journal", help="the signed journal: keygen, verify, export"))
 
     demo = sub.add_parser("demo", help="simulator + embedded broker + gateway, a live view of the door")
     demo.add_argument(
