@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gateway.journal.entry import GENESIS, canonical
-from gateway.journal.verify import Entry
+from gateway.journal.verify import Entry, StoredBody
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -91,7 +91,8 @@ class JournalStore:
             (from_seq, to_seq if to_seq is not None else 2**62),
         )
         for seq, body, digest, prev in rows:
-            yield Entry(seq, json.loads(body), bytes(digest).hex(), bytes(prev).hex())
+            raw = body.encode() if isinstance(body, str) else bytes(body)  # an edit in SQL may leave TEXT
+            yield Entry(seq, StoredBody(raw), bytes(digest).hex(), bytes(prev).hex())
 
     def prune(self, before: float) -> int:
         """Remove entries created before ``before`` up to the newest checkpoint at or below them, so that

@@ -106,3 +106,36 @@ def test_fast_tag_read_decoder_matches_sllurp(selector: f.ContentSelector) -> No
         ]
         frame = f.ro_access_report(round_ + 1, tags)
         assert decoder.decode(frame, 5.0) == reads_via_sllurp(frame, "portal-1", 5.0)
+
+
+@pytest.mark.timeout(120)
+def test_bench_journal_quick_reports_every_figure(tmp_path: Path) -> None:
+    """``dockgate bench journal --quick``: both parts run and every figure is there (timings are not checked)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "bench", "journal", "--quick", "--json"],
+        cwd=tmp_path,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["quick"] is True
+    append, checked = figures["append"], figures["verify"]
+    for key in ("us_per_event_without", "us_per_event_with", "us_per_event_seal"):
+        assert isinstance(append[key], int | float) and append[key] > 0, (key, append[key])
+    assert isinstance(append["us_per_event_journal"], int | float)  # a difference: may be below 0 in a quick run
+    assert checked["entries"] == 10_000 and checked["checkpoints"] == 10
+    for key in ("verify_entries_per_s", "bytes_per_entry", "mb_per_day_busy_door", "file_bytes"):
+        assert isinstance(checked[key], int | float) and checked[key] > 0, (key, checked[key])
+    table = subprocess.run(
+        [sys.executable, "-m", "gateway", "bench", "journal", "--quick"],
+        cwd=tmp_path,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=True,
+    ).stdout
+    assert "verify over 10,000 entries, entries/s" in table and "us/event" in table
