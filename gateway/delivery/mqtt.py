@@ -25,6 +25,7 @@ import select
 import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -65,18 +66,42 @@ def read_password(settings: MqttSettings) -> str | None:
     return None
 
 
+def _read_pem(setting: str, path: Path, marker: str, what: str) -> None:
+    """Fail naming ``mqtt.tls.<setting>`` and ``path`` when the file cannot be read or holds no ``what``;
+    OpenSSL's own errors name neither."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise MqttSetupError(f"mqtt.tls.{setting}: cannot read {path}: {exc.strerror}") from None
+    if marker.encode() not in text:
+        raise MqttSetupError(f"mqtt.tls.{setting}: {path} holds no {what} (expected PEM: '-----BEGIN ...{marker}')")
+
+
 def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
     tls = settings.tls
     assert tls is not None
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        if tls.ca_file is not None:
+    if tls.ca_file is not None:
+        _read_pem("ca_file", tls.ca_file, "CERTIFICATE-----", "certificate")
+        try:
             context.load_verify_locations(cafile=str(tls.ca_file))
-        if tls.cert_file is not None:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise MqttSetupError(f"mqtt.tls: cannot load certificates: {exc}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttSetupError(f"mqtt.tls.ca_file: cannot load the CA certificates in {tls.ca_file}: {exc}") from None
+    if tls.cert_file is not None:
+        _read_pem("cert_file", tls.cert_file, "CERTIFICATE-----", "certificate")
+        if tls.key_file is not None:
+            key, settings_named = tls.key_file, "mqtt.tls.cert_file, mqtt.tls.key_file"
+            _read_pem("key_file", key, "PRIVATE KEY-----", "private key")
+        else:  # the key in the certificate's file
+            key, settings_named = tls.cert_file, "mqtt.tls.cert_file"
+            _read_pem("cert_file", key, "PRIVATE KEY-----", "private key (and mqtt.tls.key_file is not set)")
+        try:
+            context.load_cert_chain(str(tls.cert_file), str(key))
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttSetupError(
+                f"{settings_named}: cannot load the certificate {tls.cert_file} with the key {key}: {exc}"
+            ) from None
     if tls.insecure_skip_verify:
         log.warning(
             "tls_verification_off",
