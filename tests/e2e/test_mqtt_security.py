@@ -364,6 +364,44 @@ def test_publishing_outside_the_acl_is_refused_and_the_events_stay_in_the_outbox
     assert_password_not_logged(log)
 
 
+@pytest.mark.parametrize("log_format", ["keyvalue", "json"])
+def test_the_refusal_is_logged_as_security_md_shows_it_in_both_log_formats(
+    tmp_path: Path, secure: SecureBroker, reader: int, password_file: Path, log_format: str
+) -> None:
+    """docs/security.md's line, as written (not only with the quoting undone), and in JSON logs ``event``,
+    ``seq``, ``part`` and ``reason`` are keys of their own (issue 20, defect 3)."""
+    directory = tmp_path / "gw"
+    config = outside_the_acl(directory, secure, reader, password_file)
+    data = yaml.safe_load(config.read_text())
+    data["logging"] = {"format": log_format}
+    config.write_text(yaml.safe_dump(data))
+    gateway = GatewayProcess(config)
+    try:
+        gateway.wait_until(lambda: "publish_refused" in gateway.log, 30, "a refusal")
+    finally:
+        gateway.stop()
+    refusals = [line for line in gateway.lines if "publish_refused" in line]
+    if log_format == "keyvalue":
+        doc = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+        shown = re.search(r"`(event=publish_refused seq=N [^`]*)`", doc)
+        assert shown, "docs/security.md no longer shows the refusal's key=value line"
+        written = re.compile(re.escape(shown.group(1)).replace("seq=N", r"seq=\d+"))
+        assert all(written.search(line) for line in refusals), refusals
+    else:
+        records = [json.loads(line) for line in refusals]
+        assert all(r["event"] == "publish_refused" and isinstance(r["seq"], int) for r in records), records
+        assert all(r["part"] == "event" and r["reason"] == "Not authorized" for r in records), records
+        assert not any("msg" in r for r in records), records
+        doc = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+        shown_json = re.search(r'`(\{[^`]*"event": "publish_refused"[^`]*\})`', doc)
+        assert shown_json, "docs/security.md does not show the refusal's JSON line"
+        example = json.loads(shown_json.group(1))
+        assert example.keys() == records[0].keys()
+        assert {k: v for k, v in example.items() if k not in ("ts", "seq")} == {
+            k: v for k, v in records[0].items() if k not in ("ts", "seq")
+        }
+
+
 def test_refused_events_are_retried_with_backoff_not_every_tick(
     tmp_path: Path, secure: SecureBroker, reader: int, password_file: Path
 ) -> None:
