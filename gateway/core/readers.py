@@ -3,8 +3,10 @@
 Drivers report state changes from their own threads (``report``, thread-safe); the main loop applies
 them once a turn (``update``) and publishes each changed status retained, and every status again after
 the broker connection comes back (the broker may have lost its retained messages); a change of ``detail``
-alone is published too (``since`` stays). The board also counts reconnects: a reader that connects again
-after it had been connected (back from ``idle`` is not a reconnect), and idle episodes.
+alone is published too (``since`` stays). A driver's extra fields (LLRP: ``antennas``, ``gpi``) are its whole
+extra state each time: a field it leaves out is removed from the status. The board also counts reconnects:
+a reader that connects again after it had been connected (back from ``idle`` is not a reconnect), and idle
+episodes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.domain.model import rfc3339
 log = get_logger(__name__)
 
 Status = dict[str, Any]
+_CORE = frozenset({"state", "since", "detail"})  # every reader's status has these; drivers add the rest
 Publish = Callable[[str, bytes], None]  # (reader, payload) -> retained on the reader's status topic
 
 
@@ -61,8 +64,7 @@ class ReaderBoard:
             if status is None:  # a reader removed by a reload, saying its last words
                 continue
             previous = status["state"]
-            if extra is not None and any(status.get(k) != v for k, v in extra.items()):
-                status.update(extra)  # per-antenna and GPI state (LLRP)
+            if extra is not None and self._apply_extra(status, extra):
                 changed.add(reader)
             if status["state"] != state:
                 status["state"], status["since"], status["detail"] = state, rfc3339(when), detail
@@ -84,6 +86,18 @@ class ReaderBoard:
         if connected:
             for reader in sorted(changed):
                 publish(reader, json.dumps({"reader": reader, **self.status[reader]}).encode())
+
+    @staticmethod
+    def _apply_extra(status: Status, extra: dict[str, Any]) -> bool:
+        """``extra`` is the reader's whole extra state (LLRP: per-antenna and GPI): a key it no longer has
+        leaves the status (a disconnected reader's antennas are unknown, not "connected"). Whether it changed."""
+        gone = [k for k in status if k not in _CORE and k not in extra]
+        for key in gone:
+            del status[key]
+        if gone or any(status.get(k) != v for k, v in extra.items()):
+            status.update(extra)
+            return True
+        return False
 
     def republish(self) -> None:
         """Publish every status again at the next update (a new broker connection after a reload)."""
