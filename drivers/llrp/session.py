@@ -85,6 +85,7 @@ class Session:
         self.caps = setup.Capabilities()
         self.antennas: dict[int, str] = {}
         self.detail = ""
+        self.note = ""  # said after every detail of this session (a fallback the reader forced)
         self.rospec = RospecRun(settings.name, self)
         self.watchdog = NoReadWatchdog(settings.name, settings.no_reads_after, self.rospec, self, time.monotonic())
         self.gate = (
@@ -171,9 +172,12 @@ class Session:
             raise ConnectionFailed(f"the reader refused the connection: {attempt.get('Status')}")
         self.caps = setup.parse_capabilities(self.request("GET_READER_CAPABILITIES", {"RequestedData": 0}))
         inventory = setup.choose_inventory(s, self.caps)
+        self.note = setup.gpi_fallback(s, self.caps) or ""
+        if self.note:
+            self.gate = None
         if inventory.search is not None:
             self.request("IMPINJ_ENABLE_EXTENSIONS", required=False)
-        self.request("SET_READER_CONFIG", setup.reader_config(s))
+        self.request("SET_READER_CONFIG", setup.reader_config(s, gated=self.gate is not None))
         # Needs no answer in LLRP; some readers answer with ERROR_MESSAGE, which dispatch() tolerates.
         self.send("ENABLE_EVENTS_AND_REPORTS")
         self.request("DELETE_ROSPEC", {"ROSpecID": 0}, required=False)
@@ -313,4 +317,5 @@ class Session:
 
     def _status(self, detail: str, **extra: Any) -> None:
         self.detail = detail
-        self.owner.set_status("idle" if self.watchdog.idle else "connected", detail, **extra)
+        shown = f"{detail} ({self.note})" if self.note else detail
+        self.owner.set_status("idle" if self.watchdog.idle else "connected", shown, **extra)

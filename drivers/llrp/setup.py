@@ -102,8 +102,6 @@ def choose_inventory(s: LLRPReaderSettings, caps: Capabilities) -> Inventory:
             detail="an Impinj extension",
         )
         search = None
-    if s.gpi is not None and caps.gpis and s.gpi.port > caps.gpis:
-        log.warning("setting_unsupported", reader=s.name, setting="gpi.port", value=s.gpi.port, gpis=caps.gpis)
     if caps.antennas:
         beyond = [a for a in s.antennas if a > caps.antennas]
         if beyond:
@@ -111,13 +109,32 @@ def choose_inventory(s: LLRPReaderSettings, caps: Capabilities) -> Inventory:
     return Inventory(session, mode, search)
 
 
-def reader_config(s: LLRPReaderSettings) -> dict[str, Any]:
-    """SET_READER_CONFIG: keepalives, the events the driver listens to, the GPI it gates on."""
+def gpi_fallback(s: LLRPReaderSettings, caps: Capabilities) -> str | None:
+    """Why this session reads ungated although ``gpi`` is set (a port beyond the reader's GPIs: a gate on it
+    would never open, and the reader would look connected with no reads), or None: gate as configured."""
+    if s.gpi is None or not caps.gpis or s.gpi.port <= caps.gpis:
+        return None
+    why = f"ungated: gpi.port {s.gpi.port} is beyond the reader's {caps.gpis} GPIs"
+    log.warning(
+        "setting_unsupported",
+        reader=s.name,
+        setting="gpi.port",
+        value=s.gpi.port,
+        gpis=caps.gpis,
+        fallback="ungated",
+        detail="reading without a GPI gate; set gpi.port to 1-" + str(caps.gpis) + " or remove gpi",
+    )
+    return why
+
+
+def reader_config(s: LLRPReaderSettings, gated: bool = True) -> dict[str, Any]:
+    """SET_READER_CONFIG: keepalives, the events the driver listens to, the GPI it gates on (``gated``)."""
+    gated = gated and s.gpi is not None
     config: dict[str, Any] = {
         "ResetToFactoryDefaults": False,
         "ReaderEventNotificationSpec": {
             "EventNotificationState": {
-                "GPIEvent": s.gpi is not None,
+                "GPIEvent": gated,
                 "AntennaEvent": True,
                 "ReaderExceptionEvent": True,
                 "HoppingEvent": False,
@@ -130,7 +147,7 @@ def reader_config(s: LLRPReaderSettings) -> dict[str, Any]:
         },
         "KeepaliveSpec": {"KeepaliveTriggerType": 1, "TimeInterval": int(s.keepalive * 1000)},
     }
-    if s.gpi is not None:
+    if gated and s.gpi is not None:
         config["GPIPortCurrentState"] = [{"GPIPortNum": s.gpi.port, "GPIConfig": True, "GPIState": 0}]
     return config
 
