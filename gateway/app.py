@@ -252,7 +252,7 @@ class Gateway:
             pending.answer(reply)
         if stored:
             self._stored(stored)
-            self.display.stored(stored)
+            self.display.stored(self.outbox.appended)
         self.readers.update(self.publisher.connected, self._publish_status)
         publisher = self.publisher
         desk.show(now, publisher.connects, publisher.connected, self._publish_door, self.drivers)

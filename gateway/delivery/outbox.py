@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gateway.config import OutboxSettings
 from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
@@ -106,6 +107,7 @@ class Outbox:
         self.acknowledged = 0
         self.dropped: Counter[str] = Counter()  # reason -> events lost
         self.moved_aside: Path | None = None
+        self.appended: list[dict[str, Any]] = []  # the payloads of the last append
 
     # ---- life cycle ------------------------------------------------------------------------------
 
@@ -290,6 +292,7 @@ class Outbox:
             raise OutboxError(f"cannot store {len(events)} event(s) in {self.path}: {exc}") from exc
         if self.journal is not None:
             self.journal.written(linked)
+        self.appended = docs  # the payloads just committed (with seq, hash), for whoever shows the last events
         self._last_seq = seq
         self.added += len(rows)
         if rejected:

@@ -4,10 +4,8 @@ read point's read rate. Both are cheap: per event stored, and once a second over
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from gateway.domain.model import LocationEvent
 
 RECENT_EVENTS = 100  # the last events kept for the board (all locations)
 _RATE_WINDOW_S = 1.0
@@ -18,11 +16,10 @@ class RecentEvents:
         self._events: deque[Mapping[str, Any]] = deque(maxlen=size)
         self.shown: tuple[Mapping[str, Any], ...] = ()  # oldest first; a new tuple only when events came
 
-    def stored(self, events: Iterable[LocationEvent]) -> None:
-        """Events just committed (they have their seq): their payloads as published."""
-        latest = list(events)[-(self._events.maxlen or 1) :]  # a burst: only what will be kept is rendered
-        if latest:
-            self._events.extend(event.to_payload() for event in latest)
+    def stored(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """The payloads just committed, as published (the outbox built them: no second rendering)."""
+        if payloads:
+            self._events.extend(payloads[-(self._events.maxlen or 1) :])
             self.shown = tuple(self._events)
 
 
