@@ -58,6 +58,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float, message: str = "co
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def turn_until(gateway: Any, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Turn an in-process gateway's main loop (``Gateway.step``) until ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        gateway.step(0.02)
+
+
 @dataclass
 class Broker:
     host: str

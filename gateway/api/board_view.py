@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.api.auth import Holder
-from gateway.api.views import present_json
 from gateway.core.owners import Owners
 from gateway.domain.model import rfc3339
 from gateway.ops.snapshot import GatewaySnapshot
@@ -44,7 +43,7 @@ def board(snapshot: GatewaySnapshot, location: str, holder: Holder, owners: Owne
         "time": rfc3339(snapshot.taken),
         "owner": scope,
         "door": _door(snapshot.doors.get(location), location, scope, owners),
-        "present": None if present is None else _present(present_json(snapshot.gateway, present, scope)),
+        "present": None if present is None else _present(present.to_json(snapshot.gateway, scope)),
         "events": _events(snapshot.recent_events, location, scope, owners),
         "readers": _readers(snapshot, location),
         "broker": {"connected": snapshot.broker.connected, "where": snapshot.broker.where},

@@ -9,12 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from gateway.api.context import Api, Refusal
-from gateway.ops.snapshot import PresentList
-
-
-def present_json(gateway: str, present: PresentList, owner: str | None = None) -> dict[str, Any]:
-    """The present list as published and served (``PresentList.to_json``)."""
-    return present.to_json(gateway, owner)
 
 
 def install(app: FastAPI, api: Api) -> None:
@@ -31,4 +25,4 @@ def install(app: FastAPI, api: Api) -> None:
         present = snapshot.present.get(name)
         if present is None:
             raise Refusal(404, f"no location {name!r}", "name")
-        return present_json(snapshot.gateway, present, owner)
+        return present.to_json(snapshot.gateway, owner)

@@ -23,7 +23,6 @@ def company_prefix(uri: str | None) -> str | None:
 
 class Owners:
     def __init__(self, settings: Iterable[OwnerSettings]) -> None:
-        self.names: tuple[str, ...] = ()
         self._prefixes: dict[str, str] = {}  # company prefix -> owner (the first that claims it)
         self._patterns: list[tuple[int, UriPattern, str]] = []  # (rank, pattern, owner)
         self._prefix_rank: dict[str, int] = {}
@@ -34,7 +33,7 @@ class Owners:
                 self._prefixes.setdefault(prefix, owner.name)
                 self._prefix_rank.setdefault(prefix, rank)
             self._patterns += [(rank, UriPattern(p), owner.name) for p in owner.patterns]
-        self.names = (*names, UNASSIGNED)
+        self.names: tuple[str, ...] = (*names, UNASSIGNED)
         self._cache: dict[str, str] = {}
 
     def of(self, uri: str | None) -> str:

@@ -18,7 +18,7 @@ from gateway.app import Gateway
 from gateway.config import parse_config
 from gateway.domain.model import TagRead
 from simulators.llrp.epc import sscc96
-from tests.conftest import Broker, Subscriber, wait_until
+from tests.conftest import Broker, Subscriber, turn_until, wait_until
 from tests.tlsutil import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -61,14 +61,6 @@ def _arrive(gateway: Gateway, epcs: list[str], batch: int = 2000) -> None:
         gateway.step(0)
 
 
-def _turn_until(gateway: Gateway, predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        gateway.step(0.02)
-
-
 def _retained(broker: Broker, topic: str, predicate: Any) -> dict[str, Any]:
     """The latest message on ``topic`` that satisfies ``predicate`` (a fresh subscriber gets the retained one)."""
     sub = Subscriber(broker, topic)
@@ -84,10 +76,10 @@ def test_present_list_equals_the_pipelines_presence_with_10000_tags(tmp_path: Pa
     epcs = _tags(10_000)
     try:
         gateway.start()
-        _turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
+        turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
         _arrive(gateway, epcs)
         presence = gateway.pipeline.presence
-        _turn_until(gateway, lambda: presence.present_count == 10_000, 20, "10,000 arrivals")
+        turn_until(gateway, lambda: presence.present_count == 10_000, 20, "10,000 arrivals")
         time.sleep(0.25)  # past snapshot_every: the next turn lists the location again
         gateway.step(0)
         listed = gateway.snapshot.present["dock-3"]
@@ -117,12 +109,12 @@ def test_a_100000_tag_location_is_bounded_and_says_how_many_are_left_out(tmp_pat
     epcs = _tags(100_000)
     try:
         gateway.start()
-        _turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
+        turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
         _arrive(gateway, epcs[:50_000])
         time.sleep(0.01)
         _arrive(gateway, epcs[50_000:])  # arrive later: the most recently arrived are listed first
         presence = gateway.pipeline.presence
-        _turn_until(gateway, lambda: presence.present_count == 100_000, 60, "100,000 arrivals")
+        turn_until(gateway, lambda: presence.present_count == 100_000, 60, "100,000 arrivals")
         time.sleep(0.25)
         gateway.step(0)
         listed = gateway.snapshot.present["dock-3"]
@@ -156,10 +148,10 @@ def test_owner_topics_carry_each_owners_events_only(tmp_path: Path, mosquitto: B
     epcs = _tags(40)
     try:
         gateway.start()
-        _turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
+        turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
         _arrive(gateway, epcs)
-        _turn_until(gateway, lambda: len(everything.events()) >= 40, 10, "40 arrivals")
-        _turn_until(gateway, lambda: len(acme.messages) >= 20 and len(globex.messages) >= 19, 10, "owner topics")
+        turn_until(gateway, lambda: len(everything.events()) >= 40, 10, "40 arrivals")
+        turn_until(gateway, lambda: len(acme.messages) >= 20 and len(globex.messages) >= 19, 10, "owner topics")
     finally:
         gateway.shutdown(flush_timeout=0.5)
         for sub in (acme, globex, everything):

@@ -22,7 +22,7 @@ from gateway.app import Gateway
 from gateway.config import parse_config
 from gateway.domain.model import ScanRead, TagRead
 from simulators.llrp.epc import sscc96
-from tests.conftest import Broker, Subscriber, free_port, start_mosquitto
+from tests.conftest import Broker, Subscriber, free_port, start_mosquitto, turn_until
 
 BASE: dict[str, Any] = {
     "gateway": {"id": "gw-reload"},
@@ -59,14 +59,6 @@ def _config(tmp: Path, broker: Broker, changes: dict[str, Any]) -> Any:
 _dead_port = free_port()  # an LLRP reader that is not there: its driver keeps trying, as in the field
 
 
-def _turn_until(gateway: Gateway, predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        gateway.step(0.02)
-
-
 def _pallet_passes(gateway: Gateway, epc: str, scan: bool) -> None:
     now = time.time()
     gateway.ingress.hand_over([TagRead("portal-3", 1, epc, -50.0, now), TagRead("portal-3", 2, epc, -52.0, now + 0.1)])
@@ -83,21 +75,21 @@ def _observe(tmp: Path, changes: dict[str, Any], reload: bool) -> dict[str, Any]
     gateway = Gateway(_config(tmp, broker, {} if reload else changes))
     try:
         gateway.start()
-        _turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
+        turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection")
         if reload:
             _pallet_passes(gateway, BEFORE_TAG, scan=False)
-            _turn_until(gateway, lambda: any(BEFORE_TAG.encode() in p for p in sub.payloads()), 10, "the first pallet")
+            turn_until(gateway, lambda: any(BEFORE_TAG.encode() in p for p in sub.payloads()), 10, "the first pallet")
             gateway.apply_config(_config(tmp, broker, changes))
-            _turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection after reload")
+            turn_until(gateway, lambda: gateway.publisher.connected, 10, "the broker connection after reload")
         seen_before = len(sub.messages)
         _pallet_passes(gateway, PALLET, scan=True)
 
         def arrived() -> bool:
             return sum(PALLET.encode() in m.payload for m in sub.messages[seen_before:]) >= 2  # arrival + scan
 
-        _turn_until(gateway, arrived, 10, "the pallet's arrival and its scan")
+        turn_until(gateway, arrived, 10, "the pallet's arrival and its scan")
         settle = time.monotonic() + 1.0  # EPCIS documents and statuses that follow
-        _turn_until(gateway, lambda: time.monotonic() > settle, 5, "the messages after it")
+        turn_until(gateway, lambda: time.monotonic() > settle, 5, "the messages after it")
     finally:
         gateway.shutdown(flush_timeout=1.0)
         sub.close()
