@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union, get_args
 
 from drivers.base import ReaderDriver, ReadSink, StatusSink
+from drivers.impinj_iot.settings import ImpinjIotReaderSettings
 from drivers.llrp.settings import LLRPReaderSettings
 from drivers.scanners.settings import SerialScannerSettings, UsbHidScannerSettings
 from gateway.domain.errors import DriverError
@@ -41,10 +42,11 @@ READER_TYPES: dict[str, ReaderType] = _table(
     ReaderType(LLRPReaderSettings, "drivers.llrp.driver:LLRPDriver", {"sllurp": "sllurp"}),
     ReaderType(SerialScannerSettings, "drivers.scanners.serial_port:SerialScannerDriver", {"serial": "pyserial"}),
     ReaderType(UsbHidScannerSettings, "drivers.scanners.usb_hid:UsbHidScannerDriver", {"usb": "pyusb"}),
+    ReaderType(ImpinjIotReaderSettings, "drivers.impinj_iot.driver:ImpinjIotDriver"),
 )
 
 if TYPE_CHECKING:  # what mypy sees; at run time the union is built from the table
-    AnyReaderSettings = LLRPReaderSettings | SerialScannerSettings | UsbHidScannerSettings
+    AnyReaderSettings = LLRPReaderSettings | SerialScannerSettings | UsbHidScannerSettings | ImpinjIotReaderSettings
 else:
     AnyReaderSettings = Union[tuple(t.settings for t in READER_TYPES.values())]  # noqa: UP007
 
