@@ -20,6 +20,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulators.llrp.cli import main as simulate_llrp
 
         return simulate_llrp(args[2:])
+    if args[:2] == ["simulate", "impinj-iot"]:
+        from simulators.impinj_iot.cli import main as simulate_impinj_iot
+
+        return simulate_impinj_iot(args[2:])
     if args[:2] == ["simulate", "scanner"]:
         from simulators.scanner.cli import main as simulate_scanner
 
@@ -51,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_check_config)
 
     simulate = sub.add_parser("simulate", help="run a reader simulator")
-    simulate.add_argument("kind", choices=["llrp", "scanner"], help="which reader to simulate")
-    simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)  # main() hands both kinds over before parsing
+    simulate.add_argument("kind", choices=["llrp", "impinj-iot", "scanner"], help="which reader to simulate")
+    simulate.set_defaults(handler=lambda ns: EXIT_FAILURE)  # main() hands every kind over before parsing
 
     add_bench_commands(sub.add_parser("bench", help="measure the gateway"))
     add_journal_commands(sub.add_parser("journal", help="the signed journal: keygen, verify, export"))

@@ -1,0 +1,5 @@
+import sys
+
+from simulators.impinj_iot.cli import main
+
+sys.exit(main())
