@@ -47,7 +47,7 @@ from gateway.ops.display import Display
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import GatewaySnapshot
 from gateway.ops.systemd import SystemdNotifier
-from gateway.reload import plan_reload
+from gateway.reload import plan_reload, reload_event
 from gateway.reports.desk import ReportDesk
 from gateway.reports.report import ReportSource
 from gateway.shipments.commands import CommandPort
@@ -89,6 +89,7 @@ class Gateway:
         self._reload_requested = False
         self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._read_taps: list[Callable[[list[TagRead]], None]] = []
+        self._commands: list[LocationEvent] = []  # accepted outside a turn (a reload): stored at the next
         self.owners = Owners(config.owners)
         self.display = Display(config, self.owners)
         self.snapshot = GatewaySnapshot(gateway=config.gateway.id, taken=time.time())
@@ -238,6 +239,8 @@ class Gateway:
             for batch in batches:
                 tap(batch)
         events = self.flow.process(batches, now)
+        if self._commands:
+            events[:0], self._commands = self._commands, []
         events += self.doors.exception_events(self.config, now)
         self._open_outbox()
         desk = self.shipments
@@ -325,9 +328,10 @@ class Gateway:
             return
         self.apply_config(new)
 
-    def apply_config(self, new: Config) -> None:
+    def apply_config(self, new: Config, source: str = "signal") -> None:
         """Live reload: every part is built anew from ``new``; what survives is handed over explicitly
-        (see ``gateway.reload``). gateway.id, outbox and metrics need a restart."""
+        (see ``gateway.reload``). gateway.id, outbox and metrics need a restart. Journaled as a
+        ``config_reload`` command at the next turn."""
         plan = plan_reload(self.config, new)
         new, mqtt_changed = plan.config, plan.mqtt_changed
         if plan.needs_restart:
@@ -379,6 +383,7 @@ class Gateway:
         if new.logging.format != self.config.logging.format:
             log.warning("reload_needs_restart", sections="logging.format", detail="the log format stays until restart")
         self.config = new
+        self._commands.append(reload_event(new, self.clock(), source, plan.readers_started))
         log.warning(
             "reloaded",
             readers_restarted=",".join(sorted(plan.readers_started)) or "-",

@@ -5,9 +5,13 @@ not change, the broker connection when the mqtt section did not change, and the 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.config import Config
+from gateway.domain.commands import command_event
+from gateway.domain.model import LocationEvent
 
 RESTART_ONLY = ("gateway", "outbox", "metrics")  # sections a reload cannot change (they keep their running values)
 
@@ -38,3 +42,18 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         and all(old_readers.get(p.reader) == new_readers.get(p.reader) for p in loc.read_points)
     }
     return ReloadPlan(new, needs_restart, frozenset(stopped), frozenset(started), frozenset(kept), new.mqtt != old.mqtt)
+
+
+def reload_event(config: Config, now: float, source: str, readers_restarted: Iterable[str]) -> LocationEvent:
+    """The journal's record of a reload: ``config_sha256`` over the config in force as JSON, so an audit
+    can tell which config ran when (it holds no secret: passwords come from files or the environment)."""
+    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+    return command_event(
+        config.gateway.id,
+        "config_reload",
+        now,
+        source,
+        None,
+        config_sha256=digest,
+        readers_restarted=sorted(readers_restarted),
+    )

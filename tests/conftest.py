@@ -120,6 +120,9 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
     broker.stop()
 
 
+NOT_ABOUT_GOODS = frozenset({"report", "command"})
+
+
 class Subscriber:
     """Collects every message on a topic filter; QoS 1, a clean session. ``session_id``: a session that
     outlives the connection (and, on a ``persistent`` broker, a restart): the broker queues what is
@@ -156,14 +159,16 @@ class Subscriber:
         with self._lock:
             return [m.payload for m in self.messages if m.topic == topic]
 
-    def events(self, reports: bool = False) -> list[dict[str, Any]]:
-        """Every event received so far, each checked against docs/event.schema.json. ``reports``: also the
-        gateway's periodic reports (a test that runs across a full hour gets one, with a seq of its own)."""
+    def events(self, everything: bool = False) -> list[dict[str, Any]]:
+        """Every event received so far about the goods, each checked against docs/event.schema.json.
+        ``everything``: also the gateway's periodic reports (a test that runs across a full hour gets one)
+        and its journaled commands (a shipment posted, a reload), each with a seq of its own: a test of
+        seqs or of the journal wants them all."""
         with self._lock:
             found = [(m.topic, json.loads(m.payload)) for m in self.messages if "/events/" in m.topic]
         for topic, event in found:
             check_event(event, f"event on {topic}")
-        return [event for _, event in found if reports or event.get("type") != "report"]
+        return [event for _, event in found if everything or event.get("type") not in NOT_ABOUT_GOODS]
 
     def close(self) -> None:
         self.client.disconnect()

@@ -6,7 +6,7 @@ event to a per-minute bucket ``(minute, owner, location, kind) -> count, first_s
 gateway's total of the minute (owner and location ``*``, kind ``events``). The minute is the one the event
 was *stored* in (its seq given), not the event's own time, so the minutes of a period cover one contiguous
 seq range. Rejected events (``reject_new``) are not stored and not counted; their seq values are a gap
-that the next stored event announces with ``gap_before``. ``report`` events count in the total only.
+that the next stored event announces with ``gap_before``. ``report`` and ``command`` events count in the total only.
 
 Kinds: ``arrived``, ``departed_in``, ``departed_out``, ``departed`` (no direction), ``static``, ``scanned``,
 ``exception:<reason>``, ``shipment_verified``, ``shipment_exception`` (any other type under its own name).
@@ -92,6 +92,8 @@ class ReportStore:
             count, first, last = count + 1, first or seq, seq  # seqs ascend within an append
             if event.type == "report":
                 mark = max(mark, event.last_seen)
+                continue
+            if event.type == "command":
                 continue
             key = (event.owner or "", event.location, kind_of(event))
             tally = tallies.get(key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from gateway.config import MqttSettings
+from gateway.domain.commands import GATEWAY_SEGMENT
 
 
 class Topics:
@@ -27,7 +28,8 @@ class Topics:
         self._owner_events = base + "/owners/{owner}/events/{location}"
 
     def event(self, location: str, kind: str) -> str:
-        return self._event.format(location=location, type=kind)
+        """An empty location: a command of the whole gateway (gateway.domain.commands)."""
+        return self._event.format(location=location or GATEWAY_SEGMENT, type=kind)
 
     def epcis(self, location: str, kind: str) -> str:
         return self._epcis.format(location=location, type=kind)

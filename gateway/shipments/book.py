@@ -14,9 +14,10 @@ from collections import Counter
 from typing import Any
 
 from gateway.config import Config
+from gateway.domain.commands import CommandName, command_event
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
-from gateway.shipments.commands import Command, Reply, refused
+from gateway.shipments.commands import Action, Command, Reply, refused
 from gateway.shipments.shipment import Shipment
 
 log = get_logger(__name__)
@@ -24,6 +25,12 @@ log = get_logger(__name__)
 VERIFIED_SHOWN_S = 60.0  # a door shows its last verified shipment this long, then idle
 CLOSED_KEPT = 500  # closed shipments kept in memory and in views (all stay in the outbox file until pruned)
 ITEM_EVENTS = frozenset({"arrived", "departed"})
+JOURNALED: dict[Action, CommandName] = {
+    "post": "shipment_post",
+    "close": "shipment_close",
+    "cancel": "shipment_cancel",
+    "acknowledge": "shipment_acknowledge",
+}
 
 
 class ShipmentBook:
@@ -77,7 +84,11 @@ class ShipmentBook:
     # ---- commands ------------------------------------------------------------------------------------
 
     def command(self, cmd: Command, now: float) -> tuple[Reply, list[LocationEvent]]:
+        """The reply, and the events to store with the change: first the accepted command itself (the
+        journal's record of it, gateway.domain.commands), then what it caused (a close's verdict)."""
         reply, events = self._command(cmd, now)
+        if reply.accepted:
+            events.insert(0, self._journaled(cmd, now))
         result = "accepted" if reply.accepted else "refused"
         self.commands[(cmd.source, cmd.action, result)] += 1
         self.tally += 1
@@ -89,6 +100,20 @@ class ShipmentBook:
                 "shipment_command", action=cmd.action, result=result, reason=reply.reason, field=reply.field, **fields
             )
         return reply, events
+
+    def _journaled(self, cmd: Command, now: float) -> LocationEvent:
+        s = self.shipments[cmd.shipment_id]
+        posted = {"order": cmd.order.model_dump(mode="json")} if cmd.order is not None else {}
+        return command_event(
+            self.gateway,
+            JOURNALED[cmd.action],
+            now,
+            cmd.source,
+            cmd.actor,
+            s.order.location,
+            shipment=s.id,
+            **posted,
+        )
 
     def _command(self, cmd: Command, now: float) -> tuple[Reply, list[LocationEvent]]:
         if cmd.action == "post":

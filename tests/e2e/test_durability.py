@@ -267,7 +267,7 @@ def test_broker_away_for_a_minute_loses_nothing(tmp_path: Path, processes: list[
                     if "durable-consumer" in line or "ersist" in line or "Restor" in line or "aving" in line
                 )[-6000:]
             ) from None
-        counts = check_delivery(consumer.events(reports=True), last_seq, window=MAX_INFLIGHT)
+        counts = check_delivery(consumer.events(everything=True), last_seq, window=MAX_INFLIGHT)
     finally:
         consumer.close()
         broker.stop()
@@ -346,9 +346,9 @@ def test_kill_9_twenty_times_loses_nothing_and_seq_never_goes_back(
             previous = seqs[-1]
     assert opened_at == sorted(opened_at), f"a run opened the outbox with a lower last_seq: {opened_at} {where}"
 
-    everything = sub.events  # with reports: one at the top of the hour takes a seq like any event
-    wait_until(lambda: len({e["seq"] for e in everything(True)}) >= last_seq, 30, f"every seq up to {last_seq}")
-    counts = check_delivery(everything(True), last_seq, window=MAX_INFLIGHT)
+    every_event = sub.events  # with reports: one at the top of the hour takes a seq like any event
+    wait_until(lambda: len({e["seq"] for e in every_event(True)}) >= last_seq, 30, f"every seq up to {last_seq}")
+    counts = check_delivery(every_event(True), last_seq, window=MAX_INFLIGHT)
     print(f"\n{KILLS} kills {where}: {counts['events']} events, {counts['duplicates']} duplicates")
 
 

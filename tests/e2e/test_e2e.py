@@ -104,7 +104,7 @@ def test_every_pallet_arrives_and_departs_with_valid_fields(
     events = sub.events()
     assert {(e["epc"], e["type"]) for e in events} == expected  # nothing more: no phantom, no double count
     assert len(events) == len(expected)
-    seqs = [e["seq"] for e in sub.events(reports=True)]
+    seqs = [e["seq"] for e in sub.events(everything=True)]
     assert seqs == list(range(1, len(seqs) + 1))
     assert len({e["id"] for e in events}) == len(events)
     topics = {m.topic for m in sub.messages if "/events/" in m.topic}
@@ -196,9 +196,9 @@ def test_kill_9_then_restart_resends_unacknowledged_and_seq_goes_on(tmp_path: Pa
     sub = Subscriber(broker, "dockgate/gw-test/#")
     second = spawn("run", "--config", str(config))
     try:
-        # reports=True: a report at the top of the hour is stored and delivered like any event
-        wait_until(lambda: len(sub.events(reports=True)) == len(before), 30, "the stored events after restart")
-        delivered = [(e["seq"], e["id"]) for e in sub.events(reports=True)]
+        # everything: a report at the top of the hour is stored and delivered like any event
+        wait_until(lambda: len(sub.events(everything=True)) == len(before), 30, "the stored events after restart")
+        delivered = [(e["seq"], e["id"]) for e in sub.events(everything=True)]
         assert delivered == before  # same seq, same id, in order
     finally:
         code, log = stop(second)

@@ -98,7 +98,7 @@ def test_full_disk_keeps_the_gateway_alive_and_loses_nothing(
         stop(sim)
     text = log.join()
     assert code == 0, text
-    seqs = sorted({e["seq"] for e in sub.events(reports=True)})
+    seqs = sorted({e["seq"] for e in sub.events(everything=True)})
     assert seqs == list(range(1, seqs[-1] + 1)), "a seq is missing: an event was lost"
     assert "stopped_with_unstored_events" not in text
 

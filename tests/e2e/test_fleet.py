@@ -27,7 +27,7 @@ def test_a_shared_subscription_hands_each_event_of_each_gateway_to_exactly_one_c
 
     def received(sub: Subscriber) -> list[tuple[str, int]]:
         # with reports: a report at the top of the hour takes a seq like any event and goes to the group too
-        return [(e["gateway"], e["seq"]) for e in sub.events(reports=True)]
+        return [(e["gateway"], e["seq"]) for e in sub.events(everything=True)]
 
     def complete() -> bool:
         per_gateway = Counter(e["gateway"] for e in audit.events())
@@ -59,7 +59,7 @@ def test_a_shared_subscription_hands_each_event_of_each_gateway_to_exactly_one_c
     assert Counter(received(audit)) == Counter(everything)
     # each event's topic carries the id of the gateway that sent it
     for sub in group:
-        for message, event in zip(sub.messages, sub.events(reports=True), strict=True):
+        for message, event in zip(sub.messages, sub.events(everything=True), strict=True):
             assert message.topic == f"dockgate/{event['gateway']}/events/dock-3"
     for gw, log in zip(GATEWAYS, logs, strict=True):
         assert f"event=stopped pending=0 gateway={gw}" in log

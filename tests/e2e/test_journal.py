@@ -152,6 +152,6 @@ def test_twenty_kill_9s_leave_a_journal_that_verifies_and_matches_what_was_deliv
     assert code == 0 and "OK:" in out, out
     with sqlite3.connect(tmp_path / "outbox.db") as db:
         journal = {int(s): bytes(h).hex() for s, h in db.execute("SELECT seq, hash FROM journal")}
-    delivered = {e["seq"]: e["hash"] for e in sub.events(reports=True)}  # a report is journaled too
+    delivered = {e["seq"]: e["hash"] for e in sub.events(everything=True)}  # a report is journaled too
     assert len(journal) >= 20 and delivered == journal  # every entry delivered, every delivered event journaled
     print(f"\n20 kill -9s: {len(journal)} entries, verify: {out.strip().splitlines()[0]}")

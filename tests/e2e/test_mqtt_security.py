@@ -284,7 +284,7 @@ def test_mutual_tls_with_password_file_delivers_every_event(
         sub.close()
     assert code == 0, log
     events = sub.events()
-    seqs = sorted(e["seq"] for e in sub.events(reports=True))
+    seqs = sorted(e["seq"] for e in sub.events(everything=True))
     assert seqs == list(range(1, len(seqs) + 1)) and len(events) == EVENTS
     assert {e["gateway"] for e in events} == {"gw-test"}
     assert "event=connected" in log and "event=stopped pending=0" in log
@@ -309,7 +309,7 @@ def test_password_from_the_environment(
         code, log = gateway.stop()
         sub.close()
     assert code == 0, log
-    seqs = sorted(e["seq"] for e in sub.events(reports=True))
+    seqs = sorted(e["seq"] for e in sub.events(everything=True))
     assert seqs == list(range(1, len(seqs) + 1)) and len(sub.events()) == EVENTS
     assert "event=stopped pending=0" in log
     assert_password_not_logged(log)

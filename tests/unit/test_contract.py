@@ -291,6 +291,8 @@ def test_schema_lists_exactly_the_fields_the_gateway_sends() -> None:
     sent |= {"expected", "seen", "missing", "unexpected", "wrong_door", "wrong_direction"}
     sent |= set(REPORT_FIELDS)  # report events (tests/unit/test_reports.py checks them against the schema)
     sent |= {"hash", "prev_hash"}  # the journal's link, added by the outbox (tests/unit/test_journal_outbox.py)
+    # journaled commands (tests/e2e/test_journal_commands.py) and who moved it (tests/unit/test_actors.py)
+    sent |= {"command", "source", "by", "order", "config_sha256", "readers_restarted", "operator", "vehicle"}
     assert set(EVENT_SCHEMA["properties"]) == sent | {"gap_before"}
     assert set(EVENT_SCHEMA["required"]) == set(event("arrived"))
 

@@ -397,7 +397,7 @@ def test_epcis_documents_are_published_end_to_end(
     assert code == 0, log
     events, documents = sub.events(), docs()
     assert len(events) == len(documents) == expected
-    seqs = [e["seq"] for e in sub.events(reports=True)]  # a report at the top of the hour takes a seq too
+    seqs = [e["seq"] for e in sub.events(everything=True)]  # a report at the top of the hour takes a seq too
     assert seqs == list(range(1, len(seqs) + 1))  # EPCIS took no seq
     for doc in documents:
         check_epcis(doc)

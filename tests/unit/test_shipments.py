@@ -67,7 +67,8 @@ def post(book: ShipmentBook, now: float = 10.0, **order: object) -> tuple[bool, 
 def close(book: ShipmentBook, now: float = 200.0, sid: str = "S1") -> LocationEvent:
     reply, events = book.command(Command("close", sid), now)
     assert reply.accepted, reply
-    (verdict,) = events
+    journaled, verdict = events  # the command, journaled, then its verdict (tests/unit/test_journal_commands.py)
+    assert (journaled.type, journaled.extra["command"]) == ("command", "shipment_close")
     return verdict
 
 
