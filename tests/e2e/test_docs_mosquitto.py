@@ -6,6 +6,8 @@ file by ``mosquitto_passwd``, the ACL block of the same doc, certificates from t
 listener and bridge address (to free ports on 127.0.0.1), and a ``user`` line is added (started as root,
 mosquitto would drop to user "mosquitto", who cannot read pytest's private temp folders). The bridge's file
 is a conf.d file: the edge broker's listener, which the main mosquitto.conf would give, is added too.
+Each ACL file of the docs is started as written, and every user it names is tried for what it may write
+and read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import getpass
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -21,7 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Broker, free_port, wait_until
-from tests.docblocks import mosquitto_block
+from tests.docblocks import Block, mosquitto_block, tagged_blocks, topic_matches
 from tests.tlsutil import Listener, Pki, make_pki, mosquitto_config, start_broker, write_password_file
 
 pytestmark = pytest.mark.timeout(60)
@@ -170,3 +173,115 @@ def test_the_bridge_configuration_of_fleet_md_starts_and_forwards_under_its_clie
     finally:
         edge.stop()
         central.stop()
+
+
+def test_every_mosquitto_configuration_of_the_docs_is_started_by_a_test_here() -> None:
+    """A new ``conf mosquitto`` block needs a test above that starts a broker with it (its paths and claims
+    are its own); each ACL block is started by the test below, whatever it holds."""
+    started = {
+        ("security.md", "/etc/mosquitto/conf.d/dockgate.conf"),
+        ("fleet.md", "/etc/mosquitto/conf.d/bridge.conf"),
+    }
+    assert {(b.doc.name, b.mosquitto_file) for b in tagged_blocks("conf mosquitto")} == started
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: str  # read, write or readwrite
+    topic: str  # with %u (a pattern) or %c as mosquitto has them
+
+    def allows(self, user: str, access: str, topic: str) -> bool:
+        return access in self.access and topic_matches(self.topic.replace("%u", user), topic)
+
+
+def acl_rules(text: str) -> dict[str | None, list[Rule]]:
+    """The rules of an ACL file by user; None: the ``pattern`` rules, which apply to every user."""
+    rules: dict[str | None, list[Rule]] = {None: []}
+    user: str | None = None
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "user":
+            user = words[1]
+            rules.setdefault(user, [])
+        elif words[0] in ("topic", "pattern"):
+            access, topic = (words[1], words[2]) if len(words) == 3 else ("readwrite", words[1])
+            rules[None if words[0] == "pattern" else user].append(Rule(access, topic))
+    return rules
+
+
+def probe(topic: str, gateway: str) -> str:
+    """A topic a filter of the ACL matches: ``%u`` and the gateway's level are ``gateway``, ``+`` a door."""
+    levels = topic.replace("%u", gateway).split("/")
+    return "/".join(
+        gateway if i == 1 and lv == "+" else "dock-3" if lv == "+" else "x" if lv == "#" else lv
+        for i, lv in enumerate(levels)
+    )
+
+
+@pytest.mark.parametrize("block", tagged_blocks("conf mosquitto-acl"), ids=lambda b: b.where)
+def test_each_acl_of_the_docs_lets_each_user_write_and_read_what_it_says_and_nothing_else(
+    tmp_path: Path, block: Block
+) -> None:
+    """The ACL as written, on a real mosquitto: every user (its ``user`` sections, and gw-dock-3 for the
+    ``pattern`` rules; another gateway, gw-other, besides) publishes on a topic of every rule and on the
+    gateway's event and status topics; each gets a PUBACK refusal exactly where the ACL gives it no write,
+    and each, subscribed to ``dockgate/#``, receives exactly the messages it may read."""
+    rules = acl_rules(block.text)
+    users = ["gw-dock-3", "gw-other", *(u for u in rules if u is not None)]
+    topics = sorted(
+        {probe(r.topic, "gw-dock-3") for rs in rules.values() for r in rs}
+        | {"dockgate/gw-dock-3/events/dock-3", "dockgate/gw-dock-3/status"}
+    )
+
+    def may(user: str, access: str, topic: str) -> bool:
+        return any(r.allows(user, access, topic) for r in rules[None] + rules.get(user, []))
+
+    acl = tmp_path / "acl"
+    acl.write_text(block.text)
+    passwords = {user: f"pw-{user}" for user in users}
+    port = free_port()
+    conf = mosquitto_config(
+        tmp_path, [Listener(port)], write_password_file(tmp_path / "passwd", passwords), acl_file=acl
+    )
+    log = tmp_path / "mosquitto.log"
+    broker = start_broker(conf, port, log)
+    clients: dict[str, paho.Client] = {}
+    received: dict[str, set[tuple[str, str]]] = {user: set() for user in users}
+    try:
+        stays_up(broker, log, 0.3)
+        for user in users:
+            subscribed = threading.Event()
+            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"acl-{user}", protocol=paho.MQTTv5)
+            client.username_pw_set(user, passwords[user])
+            client.on_connect = lambda c, *_: c.subscribe("dockgate/#", qos=1)
+            client.on_subscribe = lambda *_, done=subscribed: done.set()
+            client.on_message = lambda _c, _u, m, mine=received[user]: mine.add((m.payload.decode(), m.topic))
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            clients[user] = client
+            assert subscribed.wait(10), f"{user} did not subscribe:\n{log.read_text()}"
+        acks: dict[tuple[str, str], int] = {}
+        for user, client in clients.items():
+            codes: dict[int, int] = {}
+            client.on_publish = lambda _c, _u, mid, reason, _p, codes=codes: codes.__setitem__(mid, reason.value)
+            mids = {topic: client.publish(topic, user.encode(), qos=1).mid for topic in topics}
+            wait_until(lambda codes=codes, mids=mids: set(mids.values()) <= set(codes), 10, f"{user}'s PUBACKs")
+            acks.update({(user, topic): codes[mid] for topic, mid in mids.items()})
+        writes = {key: code < 0x80 for key, code in acks.items()}
+        assert writes == {(u, t): may(u, "write", t) for u in users for t in topics}, block.where
+        expected = {
+            user: {(writer, t) for writer in users for t in topics if may(writer, "write", t) and may(user, "read", t)}
+            for user in users
+        }
+        wait_until(
+            lambda: all(expected[u] <= received[u] for u in users), 10, f"the messages each may read: {expected}"
+        )
+        time.sleep(0.3)  # and nothing more
+        assert received == expected, block.where
+    finally:
+        for client in clients.values():
+            client.disconnect()
+            client.loop_stop()
+        broker.stop()

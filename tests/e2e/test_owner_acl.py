@@ -29,7 +29,7 @@ USERS = {"gw-owners": "gw-secret-1", "acme": "acme-secret-2", "globex": "globex-
 
 
 def _documented_acl() -> str:
-    blocks = re.findall(r"```\n(# /etc/mosquitto/acl \(owners\)\n.*?)```", SECURITY.read_text(), re.S)
+    blocks = re.findall(r"```[^\n]*\n(# /etc/mosquitto/acl \(owners\)\n.*?)```", SECURITY.read_text(), re.S)
     assert len(blocks) == 1, "docs/security.md: the owners' ACL block"
     return str(blocks[0])
 

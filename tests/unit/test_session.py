@@ -394,7 +394,7 @@ def test_the_documented_scrape_config_passes_promtool(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: ./scripts/test installs the Debian package prometheus"
     security = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-    match = re.search(r"```yaml\n(# prometheus\.yml\n.*?)```", security, re.DOTALL)
+    match = re.search(r"```yaml[^\n]*\n(# prometheus\.yml\n.*?)```", security, re.DOTALL)
     assert match, "docs/security.md has no prometheus.yml snippet"
     snippet = match.group(1)
     job = yaml.safe_load(snippet)["scrape_configs"][0]
