@@ -167,7 +167,7 @@ class ImpinjIotDriver(SupervisedDriver):
         self.publish("disconnected", "stopped")
 
     def _on_refused(self, exc: Refused, delay: float) -> None:
-        self.publish("disconnected", f"{exc}: {exc.todo}")
+        self.publish("disconnected", f"{exc}: {exc.todo} (attempt {self.attempts}, next in {delay:.0f}s)")
         if self._refused is None or self._refused.code != exc.code:  # one warning per kind of refusal
             log.warning(
                 "reader_refused",
