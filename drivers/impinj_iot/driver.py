@@ -90,9 +90,8 @@ class ImpinjIotDriver(SupervisedDriver):
         extra: dict[str, Any] = {}
         if state == "connected" and self.antennas:
             extra["antennas"] = {str(a): v for a, v in sorted(self.antennas.items())}
-        if self.overflows:
-            extra["overflows"] = self.overflows
-            extra["events_purged"] = self.events_purged
+        extra["overflows"] = self.overflows  # always: dockgate_reader_events_purged starts at 0
+        extra["events_purged"] = self.events_purged
         if self.malformed:
             extra["malformed_lines"] = self.malformed
         self._on_status(self.name, state, detail, extra)

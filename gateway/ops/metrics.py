@@ -135,6 +135,11 @@ class GatewayCollector(Collector):
             "Times the reader connected again after losing its connection.",
             labels=["reader"],
         )
+        purged = CounterMetricFamily(
+            "dockgate_reader_events_purged",
+            "Events the reader purged from its own buffer (impinj-iot overflow): tag reads lost on the reader.",
+            labels=["reader"],
+        )
         antenna_up = GaugeMetricFamily(
             "dockgate_antenna_connected",
             "1 when the reader reports the antenna connected (only antennas the reader reports on).",
@@ -146,6 +151,9 @@ class GatewayCollector(Collector):
             idle.add_metric([reader], 1 if state == "idle" else 0)
             idle_episodes.add_metric([reader], snap.idle_episodes.get(reader, 0))
             reconnects.add_metric([reader], snap.reconnects.get(reader, 0))
+            lost = status.get("events_purged")
+            if isinstance(lost, int):  # only drivers that can know (impinj-iot) report it
+                purged.add_metric([reader], lost)
             antennas = status.get("antennas")
             if isinstance(antennas, dict):
                 for antenna, antenna_state in sorted(antennas.items()):
@@ -154,6 +162,7 @@ class GatewayCollector(Collector):
         yield idle
         yield idle_episodes
         yield reconnects
+        yield purged
         yield antenna_up
 
         outbox = snap.outbox
