@@ -56,8 +56,8 @@ the test suite checks of each (tests/unit/test_docs_blocks.py, tests/e2e/test_do
 ``text illustration``
     a drawing or a record for the eye (a diagram, the machine a figure was measured on): not checked. Few.
 
-Two docs are not tagged yet (``NOT_YET_TAGGED``): their blocks are listed, and checked where their kind is
-known, but an untagged block there fails nothing.
+Two docs are not tagged yet (``NOT_YET_TAGGED``): their blocks are listed and counted, not checked, and an
+untagged block there fails nothing.
 """
 
 from __future__ import annotations
@@ -252,11 +252,19 @@ def run_cli(args: list[str], cwd: Path | None = None) -> tuple[int, str]:
     from gateway.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or Path.cwd()):
-        try:
-            code = main(args)
-        except SystemExit as exc:  # argparse: --help, or an error
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps --help to the terminal: the same width everywhere
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or Path.cwd()):
+            try:
+                code = main(args)
+            except SystemExit as exc:  # argparse: --help, or an error
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
     return code, out.getvalue() + err.getvalue()
 
 
@@ -312,14 +320,14 @@ def cli_problems(args: list[str], where: str) -> list[str]:
     rest = list(args)
     while rest and (*path, rest[0]) in parsers:
         path = (*path, rest.pop(0))
-    shown = "dockgate " + " ".join(args)
+    shown = " ".join(("dockgate", *args))
+    command = " ".join(("dockgate", *path))
     has_subcommands = any(len(p) > len(path) and p[: len(path)] == path for p in parsers)
-    if has_subcommands and (not rest or not rest[0].startswith("-")):
-        given = rest[0] if rest else "nothing"
-        return [f"{where}: `{shown}`: {given} is not a subcommand of `dockgate {' '.join(path)}`".replace("  ", " ")]
+    if has_subcommands and rest and not rest[0].startswith("-"):
+        return [f"{where}: `{shown}`: {rest[0]} is not a subcommand of `{command}`"]
     help_text = cli_help(path)
     return [
-        f"{where}: `{shown}`: {flag} is not in `dockgate {' '.join(path)} --help`"
+        f"{where}: `{shown}`: {flag} is not in `{command} --help`"
         for flag in (a.split("=", 1)[0] for a in rest if re.match(r"--?[A-Za-z]", a))
         if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text)
     ]
@@ -808,10 +816,10 @@ def problems(block: Block) -> list[str]:
 
 
 def counts() -> dict[str, int]:
-    """Blocks by kind, the untagged ones of ``NOT_YET_TAGGED`` docs as ``untagged``."""
+    """Blocks by kind; those of ``NOT_YET_TAGGED`` docs (not checked yet) as ``not yet tagged``."""
     found: dict[str, int] = {}
     for block in all_blocks():
-        kind = block.kind if block.kind in KINDS else "untagged"
+        kind = "not yet tagged" if block.doc.name in NOT_YET_TAGGED else block.kind
         found[kind] = found.get(kind, 0) + 1
     return dict(sorted(found.items()))
 
@@ -825,3 +833,127 @@ if __name__ == "__main__":  # .venv/bin/python -m tests.docblocks: the blocks by
         print(f"{n:4}  {kind}")
     for block in _iter_illustrations():
         print(f"illustration: {block.where}: {block.text.splitlines()[0].strip()[:60]}")
+
+
+# --- the names the docs' prose uses (inline code spans): each exists ------------------------------------------
+
+
+def code_spans(text: str) -> list[str]:
+    """The inline code spans of a Markdown text, fenced blocks left out."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return re.findall(r"`([^`\n]+)`", prose)
+
+
+def prose_docs() -> list[Path]:
+    """The docs whose prose is checked: all but ``NOT_YET_TAGGED`` and the generated references (made from
+    the names they hold)."""
+    made = {"config-reference.md", "cli-reference.md"}
+    return [doc for doc in DOCS if doc.name not in NOT_YET_TAGGED | made]
+
+
+# names a doc gives as what does not exist ("`mqtt.password` is not a setting")
+NOT_SETTINGS = frozenset({"mqtt.password"})
+
+
+def _is_python_name(dotted: str) -> bool:
+    """``gateway.domain.log``, ``gateway.journal.checkpoint.sign``: a module, or a name in one."""
+    import importlib.util
+
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        try:
+            if importlib.util.find_spec(".".join(parts[:end])) is not None:
+                return True
+        except ModuleNotFoundError:
+            continue
+    return False
+
+
+def config_key_problems(where: str, spans: list[str]) -> list[str]:
+    """A dotted name of a config section (``mqtt.tls.key_file``, ``readers[2].port``) that is no setting."""
+    from gateway.config import Config
+    from tests.reference_docs import all_settings
+
+    keys = {s.key for s in all_settings()}
+    problems = []
+    for span in spans:
+        for found in re.finditer(r"(?<![\w./-])([a-z_]+(?:\[\d*\])?(?:\.[a-z_]+(?:\[\d*\])?)+)(?![\w(/-])", span):
+            name = found.group(1)
+            key = re.sub(r"\[\d*\]", "[]", name)
+            key = re.sub(r"^readers\.", "readers[].", key)  # "readers.gpi": a setting of the readers
+            if (
+                name.split(".")[0].split("[")[0] not in Config.model_fields
+                or _is_python_name(name)
+                or name in NOT_SETTINGS
+            ):
+                continue
+            if not any(k == key or k.startswith(key + ".") or k.startswith(key + "[]") for k in keys):
+                problems.append(f"{where}: `{span}`: {name} is not a setting (docs/config-reference.md)")
+    return problems
+
+
+@cache
+def metric_names() -> frozenset[str]:
+    """The metric families the gateway's code defines (names as written there: a counter without ``_total``)."""
+    found: set[str] = set()
+    for source in (REPO / "gateway").rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        found |= set(re.findall(r"(?:MetricFamily|Histogram|Counter|Gauge|Summary|Info)\(\s*[\"'](dockgate_\w+)", text))
+    return frozenset(found)
+
+
+def metric_problems(where: str, text: str) -> list[str]:
+    suffixes = ("", "_total", "_bucket", "_sum", "_count", "_created", "_info")
+    real = {name + s for name in metric_names() for s in suffixes}
+    named = set(re.findall(r"(?<![\w-])(dockgate_[a-z_]*[a-z])(?![\w-])", text))
+    return [f"{where}: {name} is no metric of the gateway" for name in sorted(named - real)]
+
+
+def flag_problems(where: str, spans: list[str]) -> list[str]:
+    """A ``dockgate ...`` span with a subcommand or flag its --help has not; a span that is a bare flag
+    (``--log-format json``) that no dockgate command has."""
+    every = {"--help"} | {flag for flags in cli_flags().values() for flag in flags}
+    problems = []
+    for span in spans:
+        try:
+            argv = shlex.split(span)
+        except ValueError:
+            continue
+        args = dockgate_args(argv)
+        if args is not None:
+            problems += cli_problems([a for a in args if not re.fullmatch(r"[A-Z]+|\.\.\.|<[^>]+>", a)], where)
+        elif argv and argv[0].startswith("--") and argv[0].split("=")[0] not in every:
+            problems.append(f"{where}: `{span}`: {argv[0]} is the flag of no dockgate command")
+    return problems
+
+
+def topic_name_problems(where: str, spans: list[str]) -> list[str]:
+    """A topic (``{prefix}/{gateway}/doors/{location}/status``, ``dockgate/+/events/#``) no topic of the
+    gateway matches; ``{...}`` and ``<...>`` are a level that varies, a trailing ``...`` any levels."""
+    problems = []
+    for span in spans:
+        span = span.strip('"')
+        if " " in span or "/" not in span or not re.match(r"(\{(topic_)?prefix\}|dockgate|\$share|\.\.\.)/", span):
+            continue
+        pattern = re.sub(r"\{[^}]+\}|<[^>]+>", "+", span)
+        pattern = re.sub(r"^\.\.\./", "+/+/", re.sub(r"/\.\.\.$", "/#", pattern))
+        if pattern.startswith("$share/") and pattern.count("/") < 3:
+            continue  # "$share/audit/...": a group, the topic left out
+        why = topic_filter_problem(pattern)
+        if why or not any(topics_overlap(pattern, t) for t in published_topics()):
+            problems.append(f"{where}: `{span}`: {why or 'no topic of the gateway matches it'}")
+    return problems
+
+
+def name_problems(doc: Path, text: str | None = None) -> list[str]:
+    """Every config key, metric, dockgate command and flag, and MQTT topic the prose of ``doc`` names that
+    does not exist."""
+    text = doc.read_text(encoding="utf-8") if text is None else text
+    spans = code_spans(text)
+    where = doc.name
+    return (
+        config_key_problems(where, spans)
+        + metric_problems(where, "\n".join(spans))
+        + flag_problems(where, spans)
+        + topic_name_problems(where, spans)
+    )

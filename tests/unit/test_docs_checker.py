@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docblocks import REPO, Block, blocks, problems
+from tests.docblocks import REPO, Block, blocks, name_problems, problems
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -144,3 +144,20 @@ def test_a_cookie_the_api_does_not_set_is_reported(tmp_path: Path) -> None:
 
 def test_a_block_of_no_known_kind_is_reported(tmp_path: Path) -> None:
     reported(one_block(tmp_path, "yaml", "a: 1\n"), "is not one of the kinds")
+
+
+@pytest.mark.parametrize(
+    ("prose", "needle"),
+    [
+        ("Set `mqtt.tls.keyfile` to the key.", "mqtt.tls.keyfile is not a setting"),
+        ("Each reader's `readers[0].gpi.pin`.", "readers[0].gpi.pin is not a setting"),
+        ("Watch `dockgate_outbox_pending` in Prometheus.", "dockgate_outbox_pending is no metric"),
+        ("Run `dockgate journal verify --event capture.txt`.", "--event is not in `dockgate journal verify --help`"),
+        ("Run `dockgate jounral verify`.", "jounral is not a subcommand of `dockgate`"),
+        ("Start it with `--log-fmt json`.", "--log-fmt is the flag of no dockgate command"),
+        ("Doors on `{prefix}/{gateway}/door/{location}/status`.", "no topic of the gateway matches it"),
+    ],
+)
+def test_a_name_that_does_not_exist_is_reported(tmp_path: Path, prose: str, needle: str) -> None:
+    found = "\n".join(name_problems(tmp_path / "broken.md", prose))
+    assert needle in found, found
