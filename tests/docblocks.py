@@ -18,7 +18,8 @@ the test suite checks of each (tests/unit/test_docs_blocks.py, tests/e2e/test_do
     mosquitto starts with it, its paths rewritten to a temp folder, and the claims the doc makes of it (ACL
     refusals, a bridge that forwards) are checked (tests/e2e/test_docs_mosquitto.py, tests/e2e/test_owner_acl.py).
 ``sh``
-    shell commands: ``bash -n`` parses them; every ``dockgate`` (or ``python -m gateway``) subcommand and flag
+    shell commands: ``bash -n`` parses them; ``dockgate check-config FILE`` of a file of the repository is run
+    (and passes); every ``dockgate`` (or ``python -m gateway``) subcommand and flag
     they use is in that command's ``--help``; a ``python -m MODULE`` or ``python FILE`` names one that exists;
     ``mosquitto_pub``/``mosquitto_sub`` flags are in their ``--help``; a ``curl`` URL of the API is a path of
     docs/openapi.yaml; a ``./scripts/X`` exists.
@@ -350,7 +351,11 @@ def command_problems(argv: list[str], where: str) -> list[str]:
     """What is wrong with one simple command of a ``sh`` block, as far as it can be checked without running it."""
     args = dockgate_args(argv)
     if args is not None:
-        return cli_problems(args, where)
+        problems = cli_problems(args, where)
+        if not problems and args[:1] == ["check-config"] and len(args) == 2 and _repo_file(args[1]):
+            code, out = run_cli(args, cwd=REPO)  # a file of the repository: cheap to run, so run it
+            problems += [f"{where}: `dockgate check-config {args[1]}` exits {code}:\n{out}"] if code else []
+        return problems
     name = Path(argv[0]).name
     if re.fullmatch(r"python3?", name) and len(argv) > 1:
         if argv[1] == "-m":
@@ -379,6 +384,10 @@ def command_problems(argv: list[str], where: str) -> list[str]:
             if not any(p.fullmatch(path) for p in api_paths())
         ]
     return []
+
+
+def _repo_file(name: str) -> bool:
+    return not Path(name).is_absolute() and (REPO / name).is_file()
 
 
 def shell_problems(block: Block) -> list[str]:
@@ -635,7 +644,7 @@ def prometheus_config_problems(block: Block) -> list[str]:
 
 
 def promql_problems(block: Block) -> list[str]:
-    problems = []
+    problems = metric_problems(block.where, block.text)
     with tempfile.TemporaryDirectory() as tmp:
         for line in block.text.splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
@@ -909,6 +918,18 @@ def metric_problems(where: str, text: str) -> list[str]:
     return [f"{where}: {name} is no metric of the gateway" for name in sorted(named - real)]
 
 
+@cache
+def alert_names() -> frozenset[str]:
+    rules = yaml.safe_load((REPO / "config" / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    return frozenset(r["alert"] for group in rules["groups"] for r in group["rules"] if "alert" in r)
+
+
+def alert_problems(where: str, text: str) -> list[str]:
+    """An alert name (``DockgateReaderDown``) that config/prometheus/alerts.yml has not."""
+    named = set(re.findall(r"\b(Dockgate[A-Z]\w+)\b", text))
+    return [f"{where}: {name} is no alert of config/prometheus/alerts.yml" for name in sorted(named - alert_names())]
+
+
 def flag_problems(where: str, spans: list[str]) -> list[str]:
     """A ``dockgate ...`` span with a subcommand or flag its --help has not; a span that is a bare flag
     (``--log-format json``) that no dockgate command has."""
@@ -954,6 +975,7 @@ def name_problems(doc: Path, text: str | None = None) -> list[str]:
     return (
         config_key_problems(where, spans)
         + metric_problems(where, "\n".join(spans))
+        + alert_problems(where, text)
         + flag_problems(where, spans)
         + topic_name_problems(where, spans)
     )

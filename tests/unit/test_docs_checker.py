@@ -89,6 +89,14 @@ def test_a_shell_command_that_cannot_work_is_reported(tmp_path: Path, command: s
     reported(one_block(tmp_path, "sh", f"{command}   # a comment\n"), needle)
 
 
+def test_a_config_of_the_repository_that_check_config_refuses_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("gateway: {id: gw}\n")
+    # a file outside the repository (/etc/dockgate/dockgate.yaml, here a temp file) is not run; one inside it is
+    assert problems(one_block(tmp_path, "sh", f"dockgate check-config {bad}\n")) == []
+    reported(one_block(tmp_path, "sh", "dockgate check-config pyproject.toml\n"), "exits 2")
+
+
 def test_an_invalid_event_is_reported(tmp_path: Path) -> None:
     readme_event = next(b for b in blocks(REPO / "README.md") if b.kind == "json event")
     broken = readme_event.text.replace('"seq":7,', "").replace('"departed"', '"gone"')
@@ -111,6 +119,7 @@ def test_a_bad_prometheus_config_is_reported(tmp_path: Path) -> None:
 
 def test_a_query_promtool_cannot_parse_is_reported(tmp_path: Path) -> None:
     reported(one_block(tmp_path, "promql", "rate(dockgate_reads_total[5m]\n"), "promtool")
+    reported(one_block(tmp_path, "promql", "rate(dockgate_read_total[5m])\n"), "dockgate_read_total is no metric")
 
 
 def test_a_unit_line_that_is_not_in_the_service_is_reported(tmp_path: Path) -> None:
@@ -156,6 +165,7 @@ def test_a_block_of_no_known_kind_is_reported(tmp_path: Path) -> None:
         ("Run `dockgate jounral verify`.", "jounral is not a subcommand of `dockgate`"),
         ("Start it with `--log-fmt json`.", "--log-fmt is the flag of no dockgate command"),
         ("Doors on `{prefix}/{gateway}/door/{location}/status`.", "no topic of the gateway matches it"),
+        ("The alert DockgateReaderGone fires.", "DockgateReaderGone is no alert"),
     ],
 )
 def test_a_name_that_does_not_exist_is_reported(tmp_path: Path, prose: str, needle: str) -> None:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.docblocks import DOCS, cli_flags, metric_names
+from tests.docblocks import DOCS, alert_names, cli_flags, metric_names
 from tests.reference_docs import CLI_REFERENCE, CONFIG_REFERENCE, all_settings, generated
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,3 +53,8 @@ def test_every_metric_of_the_gateway_is_in_operations_md() -> None:
     text = (DOCS[0].parent / "docs" / "operations.md").read_text(encoding="utf-8")
     missing = [m for m in sorted(metric_names()) if not re.search(rf"`{m}(_total)?`", text)]
     assert missing == []
+
+
+def test_every_alert_is_in_operations_md() -> None:
+    text = (DOCS[0].parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert [a for a in sorted(alert_names()) if not re.search(rf"\b{a}\b", text)] == []
