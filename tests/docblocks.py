@@ -54,8 +54,14 @@ the test suite checks of each (tests/unit/test_docs_blocks.py, tests/e2e/test_do
 ``text header``
     an HTTP response header of the API: a real login (tests.unit.test_session's API) sets it with the same
     name and attributes; ``<...>`` parts of the value stand for what varies.
+``text diagram``
+    a drawing of the code's parts or of an exchange: every CamelCase name in it (``ReadIngress``,
+    ``ConnectionAttemptEvent``) is a name in the code (gateway/, drivers/, simulators/), every UPPER_SNAKE name
+    (``START_ROSPEC``) is in the LLRP driver; with ``states=DEF``, a state machine: its words outside
+    parentheses are exactly the ``state`` values of docs/event.schema.json's ``$defs/DEF``, and a single word
+    in parentheses (a transition) is a shipment command.
 ``text illustration``
-    a drawing or a record for the eye (a diagram, the machine a figure was measured on): not checked. Few.
+    for the eye only (the machine a figure was measured on): not checked. Few.
 
 Two docs are not tagged yet (``NOT_YET_TAGGED``): their blocks are listed and counted, not checked, and an
 untagged block there fails nothing.
@@ -108,6 +114,7 @@ KINDS = frozenset(
         "text log",
         "text mqtt",
         "text header",
+        "text diagram",
         "text illustration",
     }
 )
@@ -779,6 +786,44 @@ def log_problems(block: Block) -> list[str]:
     return problems
 
 
+@cache
+def _code_text() -> str:
+    return "\n".join(
+        p.read_text(encoding="utf-8") for d in ("gateway", "drivers", "simulators") for p in (REPO / d).rglob("*.py")
+    )
+
+
+KNOWN_TERMS = frozenset({"QoS"})  # CamelCase words of the trade, not names of the code
+
+
+def diagram_problems(block: Block) -> list[str]:
+    code = _code_text()
+    llrp = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "drivers" / "llrp").rglob("*.py"))
+    problems = [
+        f"{block.where}: {name} is no name in the code"
+        for name in sorted(set(re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z0-9]*)+\b", block.text)) - KNOWN_TERMS)
+        if not re.search(rf"\b{name}\b", code)
+    ]
+    problems += [
+        f"{block.where}: {name} is no message of the LLRP driver"
+        for name in sorted(set(re.findall(r"\b[A-Z]+(?:_[A-Z]+)+\b", block.text)))
+        if not re.search(rf"\b{name}\b", llrp)
+    ]
+    if "states" in block.attrs:
+        schema = _event_schema()["$defs"]
+        states = set(schema[block.attrs["states"]]["properties"]["state"]["enum"])
+        commands = set(schema["shipmentCommand"]["properties"]["command"]["enum"])
+        shown = set(re.findall(r"[a-z_]+", re.sub(r"\([^)]*\)", " ", block.text)))
+        if shown != states:
+            problems.append(f"{block.where}: the states drawn {sorted(shown)} are not {sorted(states)}")
+        problems += [
+            f"{block.where}: ({action}) is no shipment command"
+            for action in re.findall(r"\((\w+)\)", block.text)
+            if action not in commands
+        ]
+    return problems
+
+
 def mosquitto_problems(block: Block) -> list[str]:
     """The cheap part (a real mosquitto starts with it in tests/e2e/test_docs_mosquitto.py)."""
     problems = [
@@ -814,6 +859,7 @@ CHECKS: dict[str, Callable[[Block], list[str]]] = {
     "text log": log_problems,
     "text mqtt": mqtt_problems,
     "text header": header_problems,
+    "text diagram": diagram_problems,
 }
 assert set(CHECKS) | {"text illustration"} == KINDS
 

@@ -171,3 +171,13 @@ def test_a_block_of_no_known_kind_is_reported(tmp_path: Path) -> None:
 def test_a_name_that_does_not_exist_is_reported(tmp_path: Path, prose: str, needle: str) -> None:
     found = "\n".join(name_problems(tmp_path / "broken.md", prose))
     assert needle in found, found
+
+
+def test_a_diagram_with_a_name_the_code_has_not_is_reported(tmp_path: Path) -> None:
+    reported(one_block(tmp_path, "text diagram", "ReadIngress --> EventRouter --> MqttPublisher\n"), "EventRouter")
+    reported(one_block(tmp_path, "text diagram", "-> START_ROSPEC -> BEGIN_ROSPEC\n"), "BEGIN_ROSPEC is no message")
+
+
+def test_a_state_diagram_that_is_not_the_schema_s_is_reported(tmp_path: Path) -> None:
+    text = "open --(load)--> loading --(close)--> verified | exception | done\n"
+    reported(one_block(tmp_path, "text diagram states=shipmentView", text), "(load) is no shipment command", "'done'")
