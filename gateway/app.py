@@ -27,6 +27,7 @@ from drivers import ReaderDriver, create_driver
 from gateway.api.auth import revocations_beside
 from gateway.api.server import ApiServer
 from gateway.config import Config
+from gateway.core.actors import ActorDesk
 from gateway.core.doors import DoorSignals
 from gateway.core.flow import Flow
 from gateway.core.ingress import ReadIngress
@@ -90,6 +91,7 @@ class Gateway:
         self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._read_taps: list[Callable[[list[TagRead]], None]] = []
         self._commands: list[LocationEvent] = []  # accepted outside a turn (a reload): stored at the next
+        self.actors = ActorDesk(config)
         self.owners = Owners(config.owners)
         self.display = Display(config, self.owners)
         self.snapshot = GatewaySnapshot(gateway=config.gateway.id, taken=time.time())
@@ -242,11 +244,14 @@ class Gateway:
         if self._commands:
             events[:0], self._commands = self._commands, []
         events += self.doors.exception_events(self.config, now)
+        events = self.actors.process(events, now)  # before the shipments: an actor's badge is no item
         self._open_outbox()
         desk = self.shipments
         fault = self.storage.fault or (None if self.outbox.is_open else "outbox not open")
         answers = desk.take_commands(now, events, fault)
-        events += desk.check(events, now)
+        made = desk.check(events, now)
+        self.actors.attribute(made, now)
+        events += made
         events += self.reports.turn(now, self.readers.status)
         self.owners.assign(events)
         dispatcher = self.dispatcher
@@ -294,6 +299,13 @@ class Gateway:
         if rows:
             restored = self.flow.pipeline.presence.restore(rows)
             log.info("presence_restored", tags=restored, gateway=self.config.gateway.id)
+        signed_in = self.outbox.actors.load()
+        if signed_in:
+            identity = self.flow.pipeline.identity
+            present = {
+                (loc, identity.uri(epc)) for loc in locations for epc, _ in self.flow.pipeline.presence.seen_at(loc)
+            }
+            self._commands += self.actors.restore(signed_in, present, self.clock())
         shipments = self.outbox.shipments.load()
         if shipments:
             still_open = self.shipments.book.restore(shipments)
@@ -370,6 +382,7 @@ class Gateway:
         self.topics = topics
         self.shipments.reconfigure(new, topics.shipment_replies)
         self.reports.reconfigure(new)
+        self._commands += self.actors.reconfigure(new, self.clock())
         self.epcis = self._epcis(new, topics)
         if publisher is not None:
             self.publisher.stop(timeout=2.0)

@@ -13,7 +13,7 @@ from drivers.registry import AnyReaderSettings
 from gateway.config.locations import FilterSettings, LocationSettings
 from gateway.config.references import CrossReferenceError, cross_reference_problems
 from gateway.config.service import ApiSettings, ShipmentSettings
-from gateway.config.traceability import JournalSettings
+from gateway.config.traceability import ActorsSettings, JournalSettings
 from gateway.config.transparency import UNASSIGNED, OwnerSettings, PresentSettings, ReportSettings
 from gateway.domain.settings import Duration, Name, Port, Section, Size
 
@@ -205,6 +205,7 @@ class Config(Section):
     present: PresentSettings = Field(default_factory=PresentSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
+    actors: ActorsSettings = Field(default_factory=ActorsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")

@@ -127,14 +127,21 @@ def object_event(
         out["bizLocation"] = {"id": settings.biz_location}
     if transaction is not None:
         out["bizTransactionList"] = [{"type": transaction[0], "bizTransaction": transaction[1]}]
+    for kind in ACTOR_FIELDS:  # who moved it (actors): the person's GSRN, the vehicle's GIAI
+        actor = event.extra.get(kind)
+        if actor:
+            out[f"dockgate:{kind}"] = actor["id"]
     out["eventID"] = event_hash_id(out)
     return out
 
 
 def document(events: Iterable[dict[str, Any]], doc_id: str, created: float) -> dict[str, Any]:
-    """An EPCISDocument holding ``events`` in ``epcisBody.eventList``."""
+    """An EPCISDocument holding ``events`` in ``epcisBody.eventList``; with the ``dockgate`` prefix in its
+    context when an event has an extension field."""
+    events = list(events)
+    extended = any(key.startswith("dockgate:") for event in events for key in event)
     return {
-        "@context": [CONTEXT],
+        "@context": [CONTEXT, {"dockgate": EXTENSION_NAMESPACE}] if extended else [CONTEXT],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": rfc3339(created),
@@ -205,6 +212,10 @@ _SUPPORTED: Final = frozenset(
 )
 
 
+ACTOR_FIELDS: Final = ("operator", "vehicle")
+EXTENSION_NAMESPACE: Final = "urn:dockgate:epcis:"  # the JSON-LD prefix "dockgate" of our extension fields
+
+
 def prehash(event: dict[str, Any]) -> str:
     """The canonical pre-hash string: fields in the canonical property order, values normalised.
 
@@ -213,7 +224,12 @@ def prehash(event: dict[str, Any]) -> str:
     the ``type`` of a business transaction, source or destination after its value; leading and trailing
     whitespace removed; ``eventID`` and ``recordTime`` left out.
     """
-    unsupported = sorted(set(event) - _IGNORED - _SUPPORTED)
+    extensions = sorted(
+        f"{{{EXTENSION_NAMESPACE}}}{key.removeprefix('dockgate:')}={canonical_uri(str(value).strip())}"
+        for key, value in event.items()
+        if key.startswith("dockgate:") and isinstance(value, str)
+    )  # user extensions last, as {namespace}name=value, sorted (CBV 2.0, 8.9)
+    unsupported = sorted(set(event) - _IGNORED - _SUPPORTED - {f"dockgate:{k}" for k in ACTOR_FIELDS})
     if unsupported:
         raise ValueError(f"the event hash is not implemented for field(s) {', '.join(unsupported)}")
     parts = [f"eventType={event['type']}"]
@@ -242,7 +258,7 @@ def prehash(event: dict[str, Any]) -> str:
                     text += f"type={_vocabulary(item, str(entry['type']).strip())}"
                 members.append(text)
             parts.append(key + "".join(sorted(members)))
-    return "".join(parts)
+    return "".join(parts + extensions)
 
 
 def _utc_ms(text: str) -> str:

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import OutboxSettings
+from gateway.delivery.actor_store import SCHEMA as ACTOR_SCHEMA
+from gateway.delivery.actor_store import ActorStore
 from gateway.delivery.presence_store import SCHEMA as PRESENCE_SCHEMA
 from gateway.delivery.presence_store import PresenceStore
 from gateway.delivery.report_store import SCHEMA as REPORT_SCHEMA
@@ -96,6 +98,7 @@ class Outbox:
         self._seq = SeqReservation(self.path.with_name(self.path.name + ".seq"))
         self.presence = PresenceStore(self._require)
         self.shipments = ShipmentStore(self._require)
+        self.actors = ActorStore(self._require)
         self.reports = ReportStore(self._require)
         self.journal = JournalStore(self._require) if journal else None
         self._db: sqlite3.Connection | None = None
@@ -159,7 +162,9 @@ class Outbox:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-            db.executescript(_SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA + REPORT_SCHEMA + JOURNAL_SCHEMA)
+            db.executescript(
+                _SCHEMA + PRESENCE_SCHEMA + SHIPMENT_SCHEMA + REPORT_SCHEMA + JOURNAL_SCHEMA + ACTOR_SCHEMA
+            )
             if "epcis_payload" not in {r[1] for r in db.execute("PRAGMA table_info(events)")}:
                 db.execute("ALTER TABLE events ADD COLUMN epcis_topic TEXT")  # an outbox from before EPCIS
                 db.execute("ALTER TABLE events ADD COLUMN epcis_payload BLOB")
@@ -282,6 +287,7 @@ class Outbox:
                 self.presence.record(events)
                 self.reports.record(events, rejected)
                 self.shipments.record(shipments)
+                self.actors.record(events)
                 self._count += len(rows)
                 self._bytes += sum(row_size(r) for r in rows)
                 dropped = self._enforce_limits(protect_through) if settings.policy == "drop_oldest" else []

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Final, TextIO
 
 from gateway.config.locations import EpcisSettings
-from gateway.delivery.epcis import CONTEXT, document, object_event
+from gateway.delivery.epcis import ACTOR_FIELDS, CONTEXT, EXTENSION_NAMESPACE, document, object_event
 from gateway.domain.errors import DockgateError
 from gateway.domain.model import LocationEvent
 from gateway.journal.store import JournalStore
@@ -41,10 +41,11 @@ CSV_COLUMNS: Final = (
     "uri",
     "direction",
     "reader",
+    "operator",
+    "vehicle",
     "hash",
     "prev_hash",
 )
-NAMESPACE: Final = "urn:dockgate:epcis:"  # the JSON-LD prefix "dockgate" of the EPCIS extension fields
 
 
 class ExportError(DockgateError):
@@ -149,7 +150,14 @@ def write_csv(export: Export, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for _entry, payload in export.events():
-        writer.writerow(["" if payload.get(c) is None else payload[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(payload.get(c)) for c in CSV_COLUMNS])
+
+
+def _cell(value: Any) -> Any:
+    """null as an empty field; an actor (operator, vehicle) by its name."""
+    if value is None:
+        return ""
+    return value["name"] if isinstance(value, dict) and "name" in value else value
 
 
 def epcis_document(
@@ -169,7 +177,7 @@ def epcis_document(
         found["dockgate:prevHash"] = payload["prev_hash"]
         events.append(found)
     doc = document(events, doc_id, created)
-    doc["@context"] = [CONTEXT, {"dockgate": NAMESPACE}]
+    doc["@context"] = [CONTEXT, {"dockgate": EXTENSION_NAMESPACE}]
     return doc
 
 
@@ -191,6 +199,7 @@ def _location_event(payload: Mapping[str, Any]) -> LocationEvent | None:
             uri=payload.get("uri"),
             direction=payload.get("direction"),
             owner=payload.get("owner"),
+            extra={kind: payload[kind] for kind in ACTOR_FIELDS if payload.get(kind)},
             id=str(payload.get("id", "")),
             seq=int(payload["seq"]),
         )

@@ -172,7 +172,7 @@ def test_a_redacted_link_with_another_hash_breaks_the_chain(gateway: Path, capsy
 def test_the_csv_parses_back(gateway: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, text, _ = _export(gateway, capsys, *_range(12, 27), "--owner", "globex", "--format", "csv")
     assert code == 0
-    assert text.startswith("seq,time,type,location,owner,epc,uri,direction,reader,hash,prev_hash\r\n")
+    assert text.startswith("seq,time,type,location,owner,epc,uri,direction,reader,operator,vehicle,hash,prev_hash\r\n")
     rows = list(csv.DictReader(text.splitlines()))
     assert [int(r["seq"]) for r in rows] == list(range(12, 28, 2))
     first = rows[0]
