@@ -45,7 +45,8 @@ the test suite checks of each (tests/unit/test_docs_blocks.py, tests/e2e/test_do
     an MQTT topic filter: valid, and it matches a topic the gateway publishes on with the default templates.
 ``text log``
     a log line as ``key=value`` fields: ``logger=`` names a module whose source logs the ``event=`` with each
-    of the line's other field names.
+    of the line's other field names; for an event of ``LOG_PRODUCERS`` the gateway is made to write it, and
+    the line it writes has each field shown, with its value (`` ...`` at the end of one: the rest left out).
 ``text mqtt``
     messages as ``mosquitto_sub -v`` prints them, ``TOPIC PAYLOAD`` a line: the topic is one the gateway uses
     (a reply goes to the response topic a command names: ``.../replies/shipments/CLIENT``), and the payload,
@@ -767,22 +768,70 @@ def topic_problems(block: Block) -> list[str]:
     return problems
 
 
+def _tls_verification_off() -> None:
+    from gateway.config import MqttSettings
+    from gateway.delivery.mqtt import _tls_context
+
+    _tls_context(MqttSettings(host="10.0.0.5", port=8883, tls={"insecure_skip_verify": True}))
+
+
+# How to make the gateway write a log line a doc shows, by its event: the line it writes is compared.
+LOG_PRODUCERS: dict[str, Callable[[], None]] = {"tls_verification_off": _tls_verification_off}
+
+
+def _written(logger: str, produce: Callable[[], None]) -> list[str]:
+    """The lines ``produce`` makes ``logger`` write, formatted as ``dockgate run`` writes them."""
+    import logging
+
+    from gateway.ops.logs import KeyValueFormatter
+
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(KeyValueFormatter())
+    target = logging.getLogger(logger)
+    level = target.level
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        produce()
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)
+    return sink.getvalue().splitlines()
+
+
+def _shown_in(fields: dict[str, str], line: str) -> bool:
+    """Each field shown is one of ``line``'s, with the same value (a value ending in `` ...``: its start)."""
+    real = dict(w.split("=", 1) for w in shlex.split(line) if "=" in w)
+    return all(
+        key in real and (real[key].startswith(value[:-4]) if value.endswith(" ...") else real[key] == value)
+        for key, value in fields.items()
+    )
+
+
 def log_problems(block: Block) -> list[str]:
+    """The module the line names logs its event with its fields; where ``LOG_PRODUCERS`` knows how to make
+    the gateway write it, the line written has every field shown, with its value."""
     problems = []
     for line in block.text.splitlines():
         fields = dict(w.split("=", 1) for w in shlex.split(line) if "=" in w)
-        module = REPO / Path(*fields.get("logger", "").split(".")).with_suffix(".py")
-        if not fields.get("logger") or not module.is_file():
-            problems.append(f"{block.where}: logger={fields.get('logger')}: no such module")
+        logger, event = fields.get("logger", ""), fields.get("event", "")
+        module = REPO / Path(*logger.split(".")).with_suffix(".py")
+        if not logger or not module.is_file():
+            problems.append(f"{block.where}: logger={logger}: no such module")
             continue
         source = module.read_text(encoding="utf-8")
-        if f'"{fields.get("event")}"' not in source:
-            problems.append(f"{block.where}: {module.relative_to(REPO)} logs no event={fields.get('event')}")
+        if f'"{event}"' not in source:
+            problems.append(f"{block.where}: {module.relative_to(REPO)} logs no event={event}")
         problems += [
             f"{block.where}: {module.relative_to(REPO)} logs no field {key}="
             for key in fields
-            if key not in ("level", "logger", "event", "time", "msg") and not re.search(rf"\b{key}=", source)
+            if key not in ("level", "logger", "event", "ts", "msg") and not re.search(rf"\b{key}=", source)
         ]
+        if event in LOG_PRODUCERS:
+            written = _written(logger, LOG_PRODUCERS[event])
+            if not any(_shown_in(fields, real) for real in written):
+                problems.append(f"{block.where}: the gateway writes {written}, not {line!r}")
     return problems
 
 

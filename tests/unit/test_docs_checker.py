@@ -139,6 +139,8 @@ def test_a_topic_the_gateway_never_publishes_on_is_reported(tmp_path: Path) -> N
 def test_a_log_line_the_code_does_not_write_is_reported(tmp_path: Path) -> None:
     text = 'level=warning logger=gateway.delivery.mqtt event=tls_check_off mqtt=10.0.0.5:8883 detail="..."\n'
     reported(one_block(tmp_path, "text log", text), "logs no event=tls_check_off")
+    text = 'level=error logger=gateway.delivery.mqtt event=tls_verification_off mqtt=10.0.0.5:8883 detail="..."\n'
+    reported(one_block(tmp_path, "text log", text), "the gateway writes")
 
 
 def test_a_message_with_a_member_its_schema_has_not_is_reported(tmp_path: Path) -> None:
