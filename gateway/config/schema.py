@@ -140,6 +140,13 @@ class OutboxSettings(Section):
     policy: Literal["drop_oldest", "reject_new"] = Field(
         "drop_oldest", description="When full: drop the oldest events, or reject the new ones. Both are counted."
     )
+    group: str | None = Field(
+        None,
+        min_length=1,
+        description="A group that may read the outbox and its journal (mode 0640, this group), e.g. for a backup "
+        "or an audit export run as another user; the gateway must be a member (or root). Default: owner-only "
+        "(0600). The journal's signing key stays owner-only.",
+    )
 
 
 def _listen(value: object) -> object:

@@ -52,7 +52,7 @@ from gateway.delivery.retention import SIZE, Row, row_size, seq_ranges, with_gap
 from gateway.delivery.seq import SEQ_BLOCK, SeqReservation
 from gateway.delivery.shipment_store import SCHEMA as SHIPMENT_SCHEMA
 from gateway.delivery.shipment_store import ShipmentRow, ShipmentStore
-from gateway.delivery.sqlite import private_file, transaction
+from gateway.delivery.sqlite import group_id, private_file, transaction
 from gateway.domain.errors import OutboxError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
@@ -150,11 +150,14 @@ class Outbox:
         log.info("opened", outbox=str(self.path), pending=self._count, last_seq=self._last_seq)
 
     def _connect(self) -> sqlite3.Connection:
+        group = group_id(self.settings.group)
         try:
-            if private_file(self.path):  # it holds the goods' movements: owner-only, whatever the umask
-                log.warning("outbox_file_open", outbox=str(self.path), detail="was readable by others: now 0600")
+            if private_file(self.path, group):  # it holds the goods' movements: owner-only, whatever the umask
+                mode = "0600" if group is None else f"0640 group {self.settings.group}"
+                log.warning("outbox_file_open", outbox=str(self.path), detail=f"was open to more: now {mode}")
         except OSError as exc:
-            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+            member = f" (outbox.group {self.settings.group}: is the gateway's user a member?)" if group else ""
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}{member}") from exc
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
