@@ -173,7 +173,7 @@ def all_settings() -> list[Setting]:
 
 
 def render_cli() -> str:
-    from tests.docblocks import cli_help, cli_parsers
+    from tests.doccli import cli_help, cli_parsers
 
     lines = [
         "# Command reference",

@@ -24,7 +24,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Broker, free_port, wait_until
-from tests.docblocks import Block, mosquitto_block, tagged_blocks, topic_matches
+from tests.docblocks import Block, mosquitto_block, tagged_blocks
+from tests.docnames import topic_matches
 from tests.tlsutil import Listener, Pki, make_pki, mosquitto_config, start_broker, write_password_file
 
 pytestmark = pytest.mark.timeout(60)

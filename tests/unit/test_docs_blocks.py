@@ -1,12 +1,13 @@
 """Every fenced block of README.md and docs/*.md holds, by its kind (issue 20: the docs are executable).
-The kinds and what is checked of each: tests/docblocks.py. A real mosquitto starts with each mosquitto
+The kinds: tests/docblocks.py; what is checked of each: tests/docchecks.py. A real mosquitto starts with each mosquitto
 block in tests/e2e/test_docs_mosquitto.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.docblocks import NOT_YET_TAGGED, Block, all_blocks, kind_problems, problems
+from tests.docblocks import NOT_YET_TAGGED, Block, all_blocks, kind_problems
+from tests.docchecks import problems
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,6 +1,6 @@
-"""The checker of the docs' blocks (tests/docblocks.py) fails on purpose: each kind fed a broken block reports
-it, naming the doc, the line and what is wrong. Without this, a check that passes everything looks the same
-as docs that hold."""
+"""The checker of the docs' blocks (tests/docchecks.py) and names (tests/docnames.py) fails on purpose: each
+kind fed a broken block reports it, naming the doc, the line and what is wrong; so does a wrong name. Without
+this, a check that passes everything looks the same as docs that hold."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.docblocks import REPO, Block, blocks, name_problems, problems
+from tests.docblocks import REPO, Block, blocks
+from tests.docchecks import problems
+from tests.docnames import name_problems
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,5 +1,5 @@
 """Every config key, metric, dockgate command and flag, and MQTT topic the prose of the docs names (in inline
-code) exists (issue 20). The checks: tests/docblocks.py, name_problems; fed wrong names on purpose in
+code) exists (issue 20). The checks: tests/docnames.py, name_problems; fed wrong names on purpose in
 tests/unit/test_docs_checker.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docblocks import name_problems, prose_docs
+from tests.docnames import name_problems, prose_docs
 
 pytestmark = pytest.mark.timeout(60)
 

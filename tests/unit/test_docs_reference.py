@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from tests.docblocks import DOCS, alert_names, cli_flags, metric_names
+from tests.docblocks import DOCS
+from tests.doccli import cli_flags
+from tests.docnames import alert_names, metric_names
 from tests.reference_docs import CLI_REFERENCE, CONFIG_REFERENCE, all_settings, generated
 
 pytestmark = pytest.mark.timeout(60)
