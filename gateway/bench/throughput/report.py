@@ -11,6 +11,8 @@ from typing import Any
 
 from gateway.bench.throughput.decode import bench_own_decode, bench_sllurp_decode
 from gateway.bench.throughput.gateway_runs import bench_gateway, bench_startup_and_idle
+from gateway.bench.throughput.impinj_iot import bench_impinj_iot
+from gateway.bench.throughput.impinj_iot import render as render_drivers
 from gateway.bench.throughput.memory import bench_memory
 from gateway.bench.throughput.naive import bench_naive
 from gateway.bench.throughput.outbox import bench_outbox
@@ -37,6 +39,7 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
             idle = bench_startup_and_idle(folder, broker_port, stream, 1 if quick else 3)
         finally:
             stop(broker, 10)
+        drivers = bench_impinj_iot(folder, min(seconds, 10.0), quick)
         decode = bench_sllurp_decode(recording, min(seconds, 3.0))
         own = bench_own_decode(recording, min(seconds, 3.0))
         memory = bench_memory([10_000] if quick else [10_000, 100_000, 1_000_000])
@@ -57,6 +60,9 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
         "outbox_write_events_per_s": box["write_events_per_s_batch100"],
         "outbox_drain_events_per_s": box["drain_events_per_s"],
         "gateway_vs_sllurp_decode": round(full["reads_per_s"] / decode["reads_per_s"], 2),
+        "impinj_iot_cpu_us_per_read": drivers["impinj_iot"]["cpu_us_per_read"],
+        "impinj_iot_cpu_percent_at_1500_tags_per_s": drivers["impinj_iot"]["cpu_percent_of_a_core"],
+        "llrp_driver_cpu_percent_at_1500_tags_per_s": drivers["llrp"]["cpu_percent_of_a_core"],
         "stream": {
             "reads": recording.total_reads,
             "reports": len(recording.frames),
@@ -72,6 +78,7 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
         "memory": memory,
         "startup_and_idle": idle,
         "outbox": box,
+        "drivers": drivers,
         "quick": quick,
     }
 
@@ -101,6 +108,8 @@ def render(r: dict[str, Any]) -> str:
         f"outbox: {r['outbox']['write_events_per_s_batch1']} events/s durable one per commit, "
         f"{r['outbox']['write_events_per_s_batch100']} in batches of 100; drain {r['outbox']['drain_events_per_s']}"
         " events/s",
+        "",
+        *render_drivers(r["drivers"]),
     ]
     return "\n".join(lines)
 
