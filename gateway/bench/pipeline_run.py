@@ -8,12 +8,15 @@ events every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import Config
 from gateway.core.pipeline import Pipeline
 from gateway.domain.model import LocationEvent, TagRead
 from simulators.llrp.scenario import ReadStream, Scenario
+
+if TYPE_CHECKING:
+    from gateway.bench.reader_wire import WireReads
 
 EPOCH = 1_800_000_000.0  # simulated wall clock at scenario time 0
 STEP_S = 0.05  # how often the simulated main loop turns
@@ -69,12 +72,21 @@ class ReplayReads:
         return reads
 
 
-def replay(scenario: Scenario, config: Config | None = None, step_s: float = STEP_S) -> Replay:
+def replay(
+    scenario: Scenario, config: Config | None = None, step_s: float = STEP_S, reader_type: str = "direct"
+) -> Replay:
     """Play every read of the scenario into a fresh pipeline, then run the clock on until every visit
-    that ended has had time to depart."""
+    that ended has had time to depart. ``reader_type`` ``llrp`` or ``impinj-iot``: the reads go through
+    that reader's wire and driver decoder (``reader_wire``)."""
     config = config or site_config(scenario)
     pipeline = Pipeline(config)
-    reads = ReplayReads(scenario, config.readers[0].name)
+    reads: ReplayReads | WireReads
+    if reader_type == "direct":
+        reads = ReplayReads(scenario, config.readers[0].name)
+    else:
+        from gateway.bench.reader_wire import WireReads
+
+        reads = WireReads(scenario, config.readers[0].name, reader_type, EPOCH)
     end_s = scenario.duration_s + config.pipeline.depart_after + 1.0
     events: list[LocationEvent] = []
     t = 0.0
