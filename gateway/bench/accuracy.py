@@ -57,8 +57,14 @@ def score(scenario: Scenario) -> Score:
 
 
 def score_events(
-    scenario: Scenario, events: Sequence[LocationEvent], reads: int = 0, dropped: dict[str, int] | None = None
+    scenario: Scenario,
+    events: Sequence[LocationEvent],
+    reads: int = 0,
+    dropped: dict[str, int] | None = None,
+    calibration: list[tuple[float, bool]] | None = None,
 ) -> Score:
+    """``calibration``: when given, gets (direction_confidence, right) of every matched departure with a
+    direction whose truth has one."""
     truth = scenario.truth()
     scored = [e for e in events if e.type in ("arrived", "departed")]
     used: set[int] = set()  # events matched to an expectation
@@ -102,7 +108,10 @@ def score_events(
                 matched += 1
                 if visit.direction in ("in", "out"):
                     direction_total += 1
-                    direction_right += scored[departed].direction == visit.direction
+                    right = scored[departed].direction == visit.direction
+                    direction_right += right
+                    if calibration is not None and scored[departed].direction is not None:
+                        calibration.append((scored[departed].direction_confidence, right))
         # where did this tag arrive while it was really at visit.location?
         places = {
             e.location

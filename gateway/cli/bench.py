@@ -13,6 +13,14 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     accuracy = bench_sub.add_parser("accuracy", help="score the pipeline against scenario ground truth")
     accuracy.add_argument("--scenarios", help="folder of scenario YAML files (default: the built-in library)")
     accuracy.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    accuracy.add_argument(
+        "--sweep",
+        action="store_true",
+        help="generated doors (docs/accuracy.md, Physics) over a grid of wall attenuation, noise, read loss and "
+        "speed: where precision, recall, location and direction hold",
+    )
+    accuracy.add_argument("--quick", action="store_true", help="with --sweep: a small grid, one seed")
+    accuracy.add_argument("--seeds", type=int, default=3, help="with --sweep: seeds per grid point (default 3)")
     accuracy.set_defaults(handler=_cmd_bench_accuracy)
     throughput = bench_sub.add_parser(
         "throughput", help="full gateway vs sllurp decode-only vs a naive gateway on one recorded LLRP stream"
@@ -37,6 +45,12 @@ def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
     # the shipment scenarios are meant to raise exceptions: the book's log lines about them are not the report
     logging.getLogger("gateway.shipments").setLevel(logging.ERROR)
 
+    if ns.sweep:
+        from gateway.bench.sweep import GRID, QUICK_GRID, report, sweep
+
+        points, pairs = sweep(QUICK_GRID if ns.quick else GRID, 1 if ns.quick else ns.seeds)
+        print(report(points, pairs, as_json=ns.json))
+        return EXIT_OK
     print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json))
     return EXIT_OK
 

@@ -120,6 +120,15 @@ class PipelineSettings(Section):
     arbitration_window: Duration = Field(
         0.8, gt=0, description="Evidence window when neighbouring locations read the same tag."
     )
+    arbitration_lead: float = Field(
+        3.0,
+        ge=1.0,
+        description="At a location with neighbours, an arrival is confirmed arbitration_window after the first "
+        "read when the location's evidence is at least this many times the strongest neighbour's ...",
+    )
+    arbitration_doubt_hold: Duration = Field(
+        2.4, gt=0, description="... and when the call is closer, no sooner than this after the first read."
+    )
     match_window: Duration = Field(
         10.0,
         gt=0,

@@ -23,6 +23,10 @@ class DoorArbiter:
 
     def wins(self, read: TagRead, location: Location) -> bool:
         """Add the read's evidence; True when ``location`` has at least as much as each neighbour."""
+        return self.lead(read, location) >= 1.0
+
+    def lead(self, read: TagRead, location: Location) -> float:
+        """Add the read's evidence; ``location``'s evidence over the strongest neighbour's (inf: none)."""
         t = read.time
         window = self._window
         rssi = read.rssi if read.rssi is not None else -70.0
@@ -36,11 +40,12 @@ class DoorArbiter:
             evidence[1] = t
             self._evidence.move_to_end(key)
         mine = evidence[0]
+        strongest = 0.0
         for neighbour in location.neighbours:
             other = self._evidence.get((read.epc, neighbour.name))
-            if other is not None and other[0] * math.exp(-max(0.0, t - other[1]) / window) > mine:
-                return False
-        return True
+            if other is not None:
+                strongest = max(strongest, other[0] * math.exp(-max(0.0, t - other[1]) / window))
+        return mine / strongest if strongest else math.inf
 
     def tick(self, now: float) -> None:
         """Forget evidence that has decayed to nothing (older than ten windows)."""

@@ -8,7 +8,10 @@ run them on fake time and a replay gives the same events every time. Per read, i
 2. tag filters: the global ones, then the location's (include/exclude by EPC hex prefix or EPC URI
    pattern, an ignore list); the verdict is decided once per tag and location, then cached;
 3. door arbitration: when neighbouring locations read the same tag within ``arbitration_window``,
-   only the one with the stronger evidence (RSSI-weighted, decaying read count) keeps the read;
+   only the one with the stronger evidence (RSSI-weighted, decaying read count) keeps the read; an
+   arrival there waits ``arbitration_window`` after the first read when its evidence leads the
+   strongest neighbour's ``arbitration_lead`` times or more, and up to ``arbitration_doubt_hold`` for
+   more reads when the call is closer (measured: docs/accuracy.md, Physics);
 4. presence: one visit per (tag, location): ``arrived`` after ``arrive_min_reads`` within
    ``arrive_window``, ``departed`` after ``depart_after`` of silence (a shorter gap does not split a
    visit), with the dwell time and the direction of movement; a tag present without a break for
@@ -46,6 +49,8 @@ class Pipeline:
         global_filter = TagFilter(settings.filters, self.identity)
         self._global_filter = global_filter if global_filter.active else None
         self._hold = settings.arbitration_window
+        self._hold_doubt = max(settings.arbitration_window, settings.arbitration_doubt_hold)
+        self._lead = settings.arbitration_lead
         self._verdicts: dict[tuple[str, str], str | None] = {}
         self.dropped: Counter[str] = Counter()
         self.unmapped: Counter[tuple[str, int]] = Counter()  # reads from antennas no read point names
@@ -91,10 +96,11 @@ class Pipeline:
                     continue
             hold = 0.0
             if location.neighbours:
-                if not self.arbiter.wins(read, location):
+                lead = self.arbiter.lead(read, location)
+                if lead < 1.0:
                     dropped["arbitration"] += 1
                     continue
-                hold = self._hold
+                hold = self._hold if lead >= self._lead else self._hold_doubt
             observe(read, location.name, point.side, hold, events)
         self.reads_total += count
         self.presence.tick(now, events)

@@ -6,6 +6,7 @@ visit), with the dwell time and the direction of movement; a tag present without
 from __future__ import annotations
 
 import heapq
+import math
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 
@@ -13,6 +14,10 @@ from gateway.config import PipelineSettings
 from gateway.core.identity import IdentityCache
 from gateway.domain.model import LocationEvent, PresenceRow, TagRead, antenna_list
 from gateway.domain.present import PresentList, PresentTag
+
+SPREAD_FLOOR_S2 = 0.25**2  # s^2: the least spread a side's read times are taken to have
+DIRECTION_MIN_CONFIDENCE = 0.6  # below: direction null (with its confidence)
+DIRECTION_Z_SCALE = 3.0  # fitted (maximum likelihood: 3.1) on the sweep's departures, docs/accuracy.md
 
 
 def _power(rssi: float | None) -> float:
@@ -54,7 +59,7 @@ class _Visit:
         self.antennas = 0  # bit n set: antenna n read the tag (antenna ids above 1023 share bit 1023)
         self.rssi_max: float | None = None
         self.static = False
-        # per side: [reads, sum of weights, sum of weight * time] outside, then the same inside
+        # per side: [reads, sum of w, sum of w * t, sum of w * t^2, sum of w^2] outside, then inside
         self.sides: array[float] | None = None
 
     def add(self, read: TagRead, side: int) -> None:
@@ -69,32 +74,49 @@ class _Visit:
         if side:
             sides = self.sides
             if sides is None:
-                sides = self.sides = array("d", bytes(48))
+                sides = self.sides = array("d", bytes(80))
             weight = _power(rssi)
-            base = 3 * (side - 1)
+            base = 5 * (side - 1)
+            t = time - self.first_seen
+            wt = weight * t
             sides[base] += 1.0
             sides[base + 1] += weight
-            sides[base + 2] += weight * (time - self.first_seen)
+            sides[base + 2] += wt
+            sides[base + 3] += wt * t
+            sides[base + 4] += weight * weight
 
     def direction(self) -> tuple[str | None, float]:
-        """``in`` (outside -> inside), ``out``, or None; and a confidence 0..1.
+        """``in`` (outside -> inside), ``out``, or None; and the probability that it is right, 0.5..1.
 
         Compares the power-weighted mean time of the reads on each side: a pallet moving in is
-        strongest on the outside antennas first and on the inside antennas later.
+        strongest on the outside antennas first and on the inside antennas later. The confidence is
+        Phi(z), z the difference of the two means over its standard error (each side's weighted
+        variance over its effective number of reads, Kish's n = W^2 / sum w^2), scaled by
+        ``DIRECTION_Z_SCALE`` as calibrated on the generated doors of the sweep (that error estimate is
+        conservative: read times on a grid are less random than it assumes; docs/accuracy.md,
+        Direction confidence).
         """
         sides = self.sides
-        if sides is None or not sides[0] or not sides[3]:
+        if sides is None or not sides[0] or not sides[5]:
             return None, 0.0
-        t_out = sides[2] / sides[1]
-        t_in = sides[5] / sides[4]
+        n_out, w_out, s_out, q_out, w2_out, n_in, w_in, s_in, q_in, w2_in = sides
+        t_out = s_out / w_out
+        t_in = s_in / w_in
         delta = t_in - t_out
-        span = max(self.last_seen - self.first_seen, 1e-3)
-        separation = min(1.0, 2.0 * abs(delta) / span)
-        support = min(1.0, min(sides[0], sides[3]) / 4.0)
-        confidence = round(separation * support, 2)
-        if confidence < 0.1:
+        variance = _mean_variance(w_out, t_out, q_out, w2_out, n_out) + _mean_variance(w_in, t_in, q_in, w2_in, n_in)
+        z = DIRECTION_Z_SCALE * abs(delta) / math.sqrt(variance)
+        confidence = min(round(0.5 * (1.0 + math.erf(z / math.sqrt(2.0))), 3), 0.999)
+        if confidence < DIRECTION_MIN_CONFIDENCE:  # both sides alike: a coin flip is no direction
             return None, confidence
         return ("in" if delta > 0 else "out"), confidence
+
+
+def _mean_variance(w: float, mean: float, q: float, w2: float, n: float) -> float:
+    """The variance of a side's weighted mean time: its spread over its effective number of reads, with a
+    floor (a single read, or reads at one instant) of a read period's spread, so one read is no proof."""
+    spread = max(q / w - mean * mean, 0.0)
+    effective = max(1.0, w * w / w2) if w2 > 0 else 1.0
+    return max(spread, SPREAD_FLOOR_S2) / min(effective, n)
 
 
 class _Place:

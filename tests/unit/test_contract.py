@@ -358,7 +358,7 @@ BROKEN = [
     broken("departed without dwell_s", lambda p: p.pop("dwell_s")),
     broken("direction sideways", lambda p: p.update(direction="sideways")),
     broken("direction_confidence above 1", lambda p: p.update(direction_confidence=1.5)),
-    broken("direction given with confidence below 0.1", lambda p: p.update(direction_confidence=0.05)),
+    broken("direction given with confidence below 0.6", lambda p: p.update(direction_confidence=0.55)),
     broken("negative dwell", lambda p: p.update(dwell_s=-1.0)),
     broken("gap_before 0", lambda p: p.update(gap_before=0)),
     broken("arrived with departure fields", lambda p: p.update(type="arrived")),
