@@ -145,21 +145,23 @@ class Stream:
         sock.settimeout(POLL_S)
 
     def _read_small(self, headers: dict[str, str]) -> bytes:
+        """The body of a refusal: its Content-Length, its chunks up to the last, or 4 KiB, within 2 s."""
         data, self._pending = self._pending, b""
+        body = ChunkedBody() if self.chunked else None
+        length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else None
+        out = b""
+        self.sock.settimeout(2.0)
         try:
-            while len(data) < 4096 and ("content-length" not in headers or len(data) < int(headers["content-length"])):
-                more = self.sock.recv(4096)
-                if not more:
+            while True:
+                out += body.feed(data) if body is not None else data
+                if (body is not None and body.done) or (length is not None and len(out) >= length) or len(out) > 4096:
                     break
-                data += more
-        except (OSError, ValueError):
+                data = self.sock.recv(4096)
+                if not data:
+                    break
+        except (OSError, StreamError):
             pass
-        if self.chunked:
-            try:
-                return ChunkedBody().feed(data)
-            except StreamError:
-                return data
-        return data
+        return out[:4096]
 
     def read(self) -> bytes:
         if self._pending:

@@ -108,6 +108,7 @@ def test_default_scenario_over_http_every_pallet_arrives_and_departs(
     assert "event=profile_stopped reader=r700-3" in log  # the profile is stopped on shutdown...
     assert "starts=1 stops=1" in sim_log  # ...and the reader saw it
     assert PASSWORD not in log and PASSWORD not in sim_log
+    assert not any(PASSWORD.encode() in m.payload for m in sub.messages)  # nor in a status or an event
 
 
 def test_https_with_a_test_ca_and_a_preset(tmp_path: Path, mosquitto: Broker, subscribe: type[Subscriber]) -> None:

@@ -197,3 +197,23 @@ def test_one_refused_reader_does_not_stop_the_other(
         stop(sim)
     assert code == 0, log
     assert {e["reader"] for e in sub.events()} == {"r700-3"}
+
+
+def test_a_profile_stopped_by_someone_else_is_started_again(run: Callable[..., Run]) -> None:
+    import base64
+    import http.client
+
+    r = run()
+    ok = r.status(lambda s: s["state"] == "connected", "connected")
+    port = int(r.config.read_text().split("http://127.0.0.1:")[1].split("'")[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    token = base64.b64encode(f"root:{PASSWORD}".encode()).decode()
+    conn.request("POST", "/api/v1/profiles/stop", headers={"Authorization": f"Basic {token}"})
+    assert conn.getresponse().status == 204  # someone stops the inventory in the reader's web page
+    conn.close()
+    stopped = r.status(lambda s: "inventory stopped" in s["detail"], "the stop noticed")
+    assert stopped["since"] > ok["since"]
+    r.events_after(stopped, "an arrival after the inventory was started again")
+    r.stop()
+    assert "starts=2 " in r.sim_log
+    assert "event=inventory_status reader=r700-3 status=idle" in r.log

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from drivers.impinj_iot.driver import read_password
 from drivers.impinj_iot.events import LineDecoder
-from drivers.impinj_iot.http import ChunkedBody, StreamError
+from drivers.impinj_iot.http import ChunkedBody, Stream, StreamError
 from drivers.impinj_iot.profile import inventory_request, start_request
 from drivers.impinj_iot.session import Refused
 from drivers.impinj_iot.settings import ImpinjInventorySettings, ImpinjIotReaderSettings
@@ -160,3 +161,33 @@ def test_the_simulator_shares_no_code_with_the_driver() -> None:
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.startswith("drivers") for n in names), f"{path.name} imports {names}"
+
+
+def test_a_refused_stream_is_read_whole_even_chunked_on_an_open_connection() -> None:
+    ours, reader = socket.socketpair()
+    try:
+        body = b'{"message":"Unauthorized","detail":"bad credentials"}'
+        reader.sendall(
+            b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        )
+        stream = Stream(ours, timeout=5)  # the reader keeps the connection open: the last chunk ends the body
+        assert stream.answer is not None and stream.answer.status == 401
+        assert stream.answer.message() == "Unauthorized: bad credentials"
+    finally:
+        ours.close()
+        reader.close()
+
+
+def test_a_stream_gives_its_body_then_eof_when_the_reader_closes() -> None:
+    ours, reader = socket.socketpair()
+    try:
+        reader.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab\r\n\n\r\n")
+        stream = Stream(ours, timeout=5)
+        assert stream.answer is None
+        assert stream.read() == b"ab\r\n\n"
+        assert stream.read() == b""  # nothing within the poll: not an error
+        reader.close()
+        with pytest.raises(EOFError):
+            stream.read()
+    finally:
+        ours.close()
