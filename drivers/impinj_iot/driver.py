@@ -81,6 +81,9 @@ class ImpinjIotDriver(SupervisedDriver):
     def hand_reads(self, reads: list[TagRead]) -> None:
         self.reads += len(reads)
         self._on_reads(reads)
+
+    def tick(self) -> None:
+        """Often, from the session: counters that changed (malformed lines) reach the status, at a slow pace."""
         if self._dirty and time.monotonic() - self._published_at >= STATUS_EVERY_S:
             self.publish(*self._state)
 

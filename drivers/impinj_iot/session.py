@@ -52,6 +52,8 @@ class Owner(Protocol):
 
     def on_malformed(self, why: str) -> None: ...
 
+    def tick(self) -> None: ...
+
     def publish(self, state: str, detail: str) -> None: ...
 
 
@@ -153,6 +155,7 @@ class Session:
             except (OSError, StreamError) as exc:
                 raise ConnectionFailed(f"stream broken: {exc}") from exc
             now = time.monotonic()
+            owner.tick()
             if not data:
                 if now - last_heard > limit:
                     raise ConnectionFailed(
