@@ -52,6 +52,7 @@ def dockgate_args(argv: list[str]) -> list[str] | None:
 def cli_parsers() -> dict[tuple[str, ...], argparse.ArgumentParser]:
     """Every ``dockgate`` command by its words (``("journal", "export")``), with its parser."""
     from gateway.cli.commands import _parser
+    from simulators.impinj_iot.cli import build_parser as impinj_iot_parser
     from simulators.llrp.cli import build_parser as llrp_parser
     from simulators.scanner.cli import _parser as scanner_parser
 
@@ -67,6 +68,7 @@ def cli_parsers() -> dict[tuple[str, ...], argparse.ArgumentParser]:
     walk((), _parser())
     # ``dockgate simulate KIND ...`` hands KIND's arguments to the simulator's own parser
     found[("simulate", "llrp")] = llrp_parser()
+    found[("simulate", "impinj-iot")] = impinj_iot_parser()
     found[("simulate", "scanner")] = scanner_parser()
     return found
 

@@ -51,8 +51,9 @@ class Score:
     dropped: dict[str, int]
 
 
-def score(scenario: Scenario) -> Score:
-    result = replay(scenario)
+def score(scenario: Scenario, reader_type: str = "direct") -> Score:
+    """``reader_type`` ``llrp`` or ``impinj-iot``: the reads go through that reader's wire and decoder."""
+    result = replay(scenario, reader_type=reader_type)
     return score_events(scenario, result.events, result.reads, result.dropped)
 
 
@@ -158,11 +159,11 @@ def scenario_files(directory: Path | None) -> list[Path]:
     return sorted(directory.glob("*.yaml"))
 
 
-def run(directory: Path | None = None, as_json: bool = False) -> str:
+def run(directory: Path | None = None, as_json: bool = False, reader_type: str = "direct") -> str:
     from gateway.bench import shipments
 
     scenarios = [load_scenario(path) for path in scenario_files(directory)]
-    scores = [score(s) for s in scenarios]
+    scores = [score(s, reader_type) for s in scenarios]
     verdicts = [v for s in scenarios for v in shipments.score(s)]
     if as_json:
         return json.dumps(

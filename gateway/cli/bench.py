@@ -21,6 +21,13 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     )
     accuracy.add_argument("--quick", action="store_true", help="with --sweep: a small grid, one seed")
     accuracy.add_argument("--seeds", type=int, default=3, help="with --sweep: seeds per grid point (default 3)")
+    accuracy.add_argument(
+        "--reader-type",
+        choices=["direct", "llrp", "impinj-iot"],
+        default="direct",
+        help="pass the reads through that reader type's wire (its simulator's encoding, its driver's decoder); "
+        "direct (default): straight into the pipeline",
+    )
     accuracy.set_defaults(handler=_cmd_bench_accuracy)
     throughput = bench_sub.add_parser(
         "throughput", help="full gateway vs sllurp decode-only vs a naive gateway on one recorded LLRP stream"
@@ -51,7 +58,7 @@ def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
         points, pairs = sweep(QUICK_GRID if ns.quick else GRID, 1 if ns.quick else ns.seeds)
         print(report(points, pairs, as_json=ns.json))
         return EXIT_OK
-    print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json))
+    print(run(Path(ns.scenarios) if ns.scenarios else None, as_json=ns.json, reader_type=ns.reader_type))
     return EXIT_OK
 
 
