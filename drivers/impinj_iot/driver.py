@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import ssl
 import threading
 import time
 from typing import Any
@@ -185,7 +186,10 @@ class ImpinjIotDriver(SupervisedDriver):
         s = self.settings
         self.attempts += 1
         self.publish("connecting", f"attempt {self.attempts}")
-        endpoint = Endpoint(s, read_password(s))
+        try:
+            endpoint = Endpoint(s, read_password(s))
+        except (OSError, ssl.SSLError) as exc:  # the CA file: missing, unreadable, not PEM
+            raise Refused(f"ca_file: cannot load {s.ca_file}: {exc}", "fix ca_file", "ca_file") from exc
         session = Session(s, endpoint, self._stop, self)
         session.begin()
         if self._refused is not None:

@@ -174,7 +174,13 @@ class Session:
                 if self.malformed <= MALFORMED_LOGGED or self.malformed % 1000 == 0:
                     log.warning("malformed_line", reader=self.s.name, count=self.malformed, detail=why)
             for kind, event in out.events:
-                owner.on_reader_event(kind, event)
+                try:
+                    owner.on_reader_event(kind, event)
+                except (ValueError, TypeError) as exc:  # e.g. an antennaPort that is not a number
+                    self.malformed += 1
+                    owner.on_malformed(f"{kind}Event: {exc}")
+                    log.warning("malformed_line", reader=self.s.name, count=self.malformed, detail=f"{kind}: {exc}")
+                    continue
                 if kind == "inventoryStatus" and str(event.get("status", "")).lower() in ("idle", "stopped"):
                     owner.profile_running = False
                     raise ConnectionFailed(f"the reader's inventory stopped (inventoryStatus {event.get('status')})")

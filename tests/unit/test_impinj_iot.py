@@ -7,16 +7,18 @@ import ast
 import base64
 import json
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from drivers.impinj_iot.driver import read_password
+from drivers.impinj_iot.driver import ImpinjIotDriver, read_password
 from drivers.impinj_iot.events import LineDecoder
 from drivers.impinj_iot.http import ChunkedBody, Stream, StreamError
 from drivers.impinj_iot.profile import inventory_request, start_request
-from drivers.impinj_iot.session import Refused
+from drivers.impinj_iot.session import ConnectionFailed, Refused, Session
 from drivers.impinj_iot.settings import ImpinjInventorySettings, ImpinjIotReaderSettings
 from gateway.domain.model import TagRead
 from gateway.ops.logs import redact
@@ -191,3 +193,50 @@ def test_a_stream_gives_its_body_then_eof_when_the_reader_closes() -> None:
             stream.read()
     finally:
         ours.close()
+
+
+def test_a_reader_event_with_a_bad_field_is_a_malformed_line_not_a_crash() -> None:
+    ours, reader = socket.socketpair()
+    reads: list[TagRead] = []
+    driver = ImpinjIotDriver(settings(), reads.extend, lambda *a: None)
+    body = (
+        event_line("antennaConnected", {"antennaPort": "four"}, 1.0)
+        + "\n"
+        + TagLines().line(bytes.fromhex("3034257bf7194e4000001a85"), 1, -50, 2.0, 902750, 1.0)
+        + "\n"
+    ).encode()
+    reader.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(body), body))
+    reader.close()
+
+    class Endpoint:
+        where = "socketpair"
+
+        def open_stream(self, path: str) -> Stream:
+            return Stream(ours, timeout=5)
+
+    session = Session(settings(), Endpoint(), threading.Event(), driver)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ConnectionFailed, match="the reader closed the stream"):
+            session.run()
+    finally:
+        ours.close()
+    assert driver.malformed == 1 and session.malformed == 1
+    assert [r.epc for r in reads] == ["3034257BF7194E4000001A85"]  # the line after it was read
+
+
+def test_a_ca_file_that_cannot_be_loaded_is_a_clear_status_not_a_crash(tmp_path: Path) -> None:
+    states: list[tuple[str, str]] = []
+    s = settings(url="https://127.0.0.1:9", ca_file=str(tmp_path / "missing-ca.pem"), refused_retry=0.05)
+    driver = ImpinjIotDriver(
+        s, lambda reads: None, lambda name, state, detail, extra=None: states.append((state, detail))
+    )
+    driver.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any("ca_file: cannot load" in d for _, d in states) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        driver.stop()
+    refused = next(d for _, d in states if "ca_file: cannot load" in d)
+    assert "missing-ca.pem" in refused and "fix ca_file" in refused
+    assert states[-1] == ("disconnected", "stopped")
