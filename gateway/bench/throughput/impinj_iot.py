@@ -96,26 +96,66 @@ def _start(cmd: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
     raise BenchError(f"{cmd[0]} did not start (exit {process.wait()})")
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (its own trust anchor) and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "impinj-sim")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "sim.crt", folder / "sim.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 def _driver_run(kind: str, folder: Path, seconds: float, warmup: float) -> dict[str, Any]:
     from drivers.registry import create_driver
     from gateway.config import parse_config
 
     scenario_file = folder / "impinj-bench.yaml"
     scenario_file.write_text(yaml.safe_dump(paced_scenario()))
-    if kind == "impinj-iot":
+    if kind.startswith("impinj-iot"):
+        tls: list[str] = []
+        reader: dict[str, Any] = {
+            "name": "r",
+            "type": "impinj-iot",
+            "antennas": [1, 2, 3, 4],
+            "password_file": str(folder / "pw"),
+        }
+        if kind == "impinj-iot-https":
+            cert, key = _self_signed(folder)
+            tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
+            reader["ca_file"] = str(cert)
         sim, port = _start(
-            ["simulators.impinj_iot", "--port", "0", "--scenario", str(scenario_file), "--loop"],
+            ["simulators.impinj_iot", "--port", "0", "--scenario", str(scenario_file), "--loop", *tls],
             r"listening on 127\.0\.0\.1:(\d+)",
         )
         (folder / "pw").write_text("impinj\n")
-        reader = {
-            "name": "r",
-            "type": "impinj-iot",
-            "url": f"http://127.0.0.1:{port}",
-            "insecure_http": True,
-            "password_file": str(folder / "pw"),
-            "antennas": [1, 2, 3, 4],
-        }
+        if tls:
+            reader["url"] = f"https://127.0.0.1:{port}"
+        else:
+            reader.update(url=f"http://127.0.0.1:{port}", insecure_http=True)
     else:
         sim, port = _start(
             ["simulators.llrp", "--port", "0", "--scenario", str(scenario_file), "--loop"],
@@ -161,17 +201,20 @@ def bench_impinj_iot(folder: Path, seconds: float, quick: bool) -> dict[str, Any
         "rate_tags_per_s": RATE,
         "decode": bench_decode(0.5 if quick else min(seconds, 3.0)),
         "impinj_iot": _driver_run("impinj-iot", folder, seconds, warmup),
+        "impinj_iot_https": _driver_run("impinj-iot-https", folder, seconds, warmup),
         "llrp": _driver_run("llrp", folder, seconds, warmup),
     }
 
 
 def render(r: dict[str, Any]) -> list[str]:
-    d, imp, llrp = r["decode"], r["impinj_iot"], r["llrp"]
+    d, imp, https, llrp = r["decode"], r["impinj_iot"], r["impinj_iot_https"], r["llrp"]
     return [
         f"reader drivers at {r['rate_tags_per_s']} tags/s (the same scenario, real time, loopback):",
         f"{'':38} {'reads/s':>9} {'us CPU/read':>12} {'% of a core':>12} {'decode us/read':>15}",
         f"{'impinj-iot (JSON lines, HTTP stream)':38} {imp['reads_per_s']:>9} {imp['cpu_us_per_read']!s:>12} "
         f"{imp['cpu_percent_of_a_core']!s:>12} {d['impinj_iot_cpu_us_per_read']!s:>15}",
+        f"{'impinj-iot over HTTPS':38} {https['reads_per_s']:>9} {https['cpu_us_per_read']!s:>12} "
+        f"{https['cpu_percent_of_a_core']!s:>12}",
         f"{'llrp (RO_ACCESS_REPORTs)':38} {llrp['reads_per_s']:>9} {llrp['cpu_us_per_read']!s:>12} "
         f"{llrp['cpu_percent_of_a_core']!s:>12} {d['llrp_cpu_us_per_read']!s:>15}",
     ]

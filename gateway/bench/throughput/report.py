@@ -62,6 +62,7 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
         "gateway_vs_sllurp_decode": round(full["reads_per_s"] / decode["reads_per_s"], 2),
         "impinj_iot_cpu_us_per_read": drivers["impinj_iot"]["cpu_us_per_read"],
         "impinj_iot_cpu_percent_at_1500_tags_per_s": drivers["impinj_iot"]["cpu_percent_of_a_core"],
+        "impinj_iot_https_cpu_percent_at_1500_tags_per_s": drivers["impinj_iot_https"]["cpu_percent_of_a_core"],
         "llrp_driver_cpu_percent_at_1500_tags_per_s": drivers["llrp"]["cpu_percent_of_a_core"],
         "stream": {
             "reads": recording.total_reads,
