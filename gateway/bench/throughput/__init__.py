@@ -21,6 +21,8 @@ Parts, each a separate process where it matters (the machine's cores are shared 
 2. sllurp decode-only (``decode``): ``LLRPMessage(msgbytes=frame)`` on each frame of the same stream, in process.
 3. naive gateway (``naive``): sllurp's ``LLRPReaderClient`` + one paho QoS 1 publish per read.
 4. the full gateway again with the stream paced at 20k reads/s: event latency under a steady load.
+5. the reader drivers (``impinj_iot``): the impinj-iot driver (over HTTP and HTTPS) beside the LLRP driver,
+   each in process reading its own simulator (child) at 1,500 tags/s, and their decoders alone.
 
 Separately: bytes per tracked tag (``memory``: RSS of a child holding 10k/100k/1M tags in the pipeline's
 presence tracker), idle RSS of ``dockgate run`` with one reader connected, start-up time (spawn ->
