@@ -35,6 +35,8 @@ counts the blocks by kind):
     one EPCIS 2.0 document: valid against the GS1 JSON schema (data/epcis/).
 ``json shipment-commands``
     one shipment command a line: ``gateway.shipments.commands.parse_command`` accepts each.
+``yaml accuracy-truth``
+    the truth of a recorded door: ``gateway.bench.recording.load_truth`` accepts it.
 ``yaml prometheus``
     a Prometheus server configuration: ``promtool check config`` accepts it (its files made in a temp folder).
 ``promql``
@@ -95,6 +97,7 @@ KINDS = frozenset(
         "json event",
         "json epcis",
         "json shipment-commands",
+        "yaml accuracy-truth",
         "yaml prometheus",
         "promql",
         "ini systemd",

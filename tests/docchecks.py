@@ -146,6 +146,19 @@ def shipment_command_problems(block: Block) -> list[str]:
     return problems
 
 
+def accuracy_truth_problems(block: Block) -> list[str]:
+    from gateway.bench.recording import RecordingError, load_truth
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "truth.yaml"
+        path.write_text(block.text, encoding="utf-8")
+        try:
+            load_truth(path, "docs")
+        except RecordingError as exc:
+            return [f"{block.where}: {exc}"]
+    return []
+
+
 @cache
 def _event_schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((REPO / "docs" / "event.schema.json").read_text(encoding="utf-8"))
@@ -463,6 +476,7 @@ CHECKS: dict[str, Callable[[Block], list[str]]] = {
     "json event": event_problems,
     "json epcis": epcis_problems,
     "json shipment-commands": shipment_command_problems,
+    "yaml accuracy-truth": accuracy_truth_problems,
     "yaml prometheus": prometheus_config_problems,
     "promql": promql_problems,
     "ini systemd": systemd_problems,

@@ -19,6 +19,20 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
         help="generated doors (docs/accuracy.md, Physics) over a grid of wall attenuation, noise, read loss and "
         "speed: where precision, recall, location and direction hold",
     )
+    accuracy.add_argument(
+        "--recording",
+        metavar="FILE",
+        help="a door's reads from 'dockgate run --record FILE', with --truth and --config",
+    )
+    accuracy.add_argument("--truth", metavar="FILE", help="with --recording: the visits that happened (YAML)")
+    accuracy.add_argument("--config", metavar="FILE", help="with --recording: the gateway config of the door")
+    accuracy.add_argument(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        help="with --recording: a setting to try instead of the config's (YAML value; repeatable)",
+    )
     accuracy.add_argument("--quick", action="store_true", help="with --sweep: a small grid, one seed")
     accuracy.add_argument("--seeds", type=int, default=3, help="with --sweep: seeds per grid point (default 3)")
     accuracy.add_argument(
@@ -52,6 +66,8 @@ def _cmd_bench_accuracy(ns: argparse.Namespace) -> int:
     # the shipment scenarios are meant to raise exceptions: the book's log lines about them are not the report
     logging.getLogger("gateway.shipments").setLevel(logging.ERROR)
 
+    if ns.recording:
+        return _score_recording(ns)
     if ns.sweep:
         from gateway.bench.sweep import GRID, QUICK_GRID, report, sweep
 
@@ -73,4 +89,37 @@ def _cmd_bench_journal(ns: argparse.Namespace) -> int:
     from gateway.bench.journal import main as journal
 
     print(journal(quick=ns.quick, as_json=ns.json))
+    return EXIT_OK
+
+
+def _score_recording(ns: argparse.Namespace) -> int:
+    import sys
+
+    import yaml
+
+    from gateway.bench.accuracy import table
+    from gateway.bench.recording import score_recording
+    from gateway.cli.check import load_or_report
+    from gateway.cli.exitcodes import EXIT_BAD_CONFIG
+    from gateway.domain.errors import DockgateError
+
+    if not ns.truth or not ns.config:
+        print("--recording needs --truth FILE and --config FILE", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    config = load_or_report(ns.config)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    changes = {}
+    for item in ns.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"--set {item}: expected SECTION.KEY=VALUE", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        changes[key] = yaml.safe_load(value)
+    try:
+        result = score_recording(Path(ns.recording), Path(ns.truth), config, changes)
+    except (DockgateError, ValueError) as exc:
+        print(f"cannot score the recording: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    print(table([result]))
     return EXIT_OK

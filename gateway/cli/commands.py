@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-format", choices=["keyvalue", "json"], help="log line format (default: logging.format, keyvalue)"
     )
+    run.add_argument(
+        "--record",
+        metavar="FILE",
+        help="append every tag read to FILE (JSON lines), to score the door's own reads with "
+        "'dockgate bench accuracy --recording FILE' (docs/accuracy.md, Tuning a difficult door)",
+    )
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check-config", help="validate a configuration file")

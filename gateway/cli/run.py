@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import signal
+from pathlib import Path
 from types import FrameType
 
 from gateway.cli.check import load_or_report
@@ -31,6 +32,17 @@ def cmd_run(ns: argparse.Namespace) -> int:
         log.error("startup_failed", error=str(exc))
         return EXIT_FAILURE
     gateway.reload_from = lambda: load_config(ns.config)
+    recorder = None
+    if getattr(ns, "record", None):
+        from gateway.bench.recording import ReadRecorder
+
+        try:
+            recorder = ReadRecorder(Path(ns.record))
+        except OSError as exc:
+            log.error("startup_failed", record=ns.record, error=str(exc))
+            return EXIT_FAILURE
+        gateway.tap_reads(recorder)
+        log.warning("recording_reads", path=ns.record, detail="every tag read is appended there until the stop")
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # Runs on the main thread between two bytecodes, maybe while it holds a lock (the read queue's,
@@ -48,4 +60,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
     except DockgateError as exc:
         log.error("fatal", error=str(exc))
         return EXIT_FAILURE
+    finally:
+        if recorder is not None:
+            recorder.close()
+            log.info("recorded_reads", path=ns.record, reads=recorder.reads)
     return EXIT_OK

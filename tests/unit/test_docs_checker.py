@@ -114,6 +114,13 @@ def test_a_shipment_command_the_gateway_refuses_is_reported(tmp_path: Path) -> N
     reported(one_block(tmp_path, "json shipment-commands", '{"command": "ship", "id": "ASN-7"}\n'), "'ship'")
 
 
+def test_a_truth_without_its_times_is_reported(tmp_path: Path) -> None:
+    reported(
+        one_block(tmp_path, "yaml accuracy-truth", "- {epcs: [3034257BF7194E4000001A85], location: dock-3}\n"),
+        "'start'",
+    )
+
+
 def test_a_bad_prometheus_config_is_reported(tmp_path: Path) -> None:
     text = "scrape_configs:\n  - job_name: dockgate\n    scrape_intervall: 15s\n"
     reported(one_block(tmp_path, "yaml prometheus", text), "scrape_intervall")
