@@ -112,7 +112,7 @@ def test_durations(text: str, value: float) -> None:
         (
             "type: llrp",
             "type: modbus",
-            ["readers[0].type: expected one of 'llrp', 'serial', 'usb-hid', got 'modbus'"],
+            ["readers[0].type: expected one of 'llrp', 'serial', 'usb-hid', 'impinj-iot', got 'modbus'"],
         ),
         (
             "      - reader: portal-3",
@@ -222,7 +222,7 @@ def test_scanner_readers_and_read_points_without_antennas() -> None:
         ),
         (
             with_scanners().replace("    type: serial\n", ""),
-            ["readers[1].type: required field is missing (one of 'llrp', 'serial', 'usb-hid')"],
+            ["readers[1].type: required field is missing (one of 'llrp', 'serial', 'usb-hid', 'impinj-iot')"],
         ),
     ],
 )
