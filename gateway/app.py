@@ -9,15 +9,15 @@ One main loop owns every part. Drivers' threads hand reads to ``ReadIngress`` an
 ``ReaderBoard.report``; paho's thread hands PUBACKs to the publisher, which wakes the loop; signal
 handlers only set flags. Other threads read ``Gateway.snapshot``, replaced as a whole every turn.
 
-Each part owns its state: ``gateway.core.ingress`` (hand-over, backpressure), ``gateway.core.flow`` (reads
-to events), ``gateway.delivery.storage`` (outbox and what it could not store yet),
-``gateway.delivery.dispatcher`` (everything in flight, refusals, latency), ``gateway.core.readers``,
-``gateway.core.doors``. A reload builds the parts anew from the new config (``gateway.reload``).
+Each part owns its state: ``core.ingress`` (hand-over, backpressure), ``core.flow`` (reads to events),
+``core.actors`` (who is signed in), ``delivery.storage`` (outbox and what it could not store yet),
+``delivery.dispatcher`` (in flight, refusals, latency), ``core.readers``, ``core.doors``. A reload
+builds the parts anew from the new config (``gateway.reload``); the commands it journals wait in
+``_commands`` for the next turn.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,15 +40,15 @@ from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.storage import Storage
 from gateway.delivery.topics import Topics
-from gateway.domain.errors import ConfigError, DockgateError
+from gateway.domain.errors import ConfigError
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent, TagRead
-from gateway.journal.checkpointer import Checkpointer, load_key
+from gateway.journal.checkpointer import checkpointer_for
 from gateway.ops.display import Display
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.snapshot import GatewaySnapshot
 from gateway.ops.systemd import SystemdNotifier
-from gateway.reload import plan_reload, reload_event
+from gateway.reloading import apply_reload
 from gateway.reports.desk import ReportDesk
 from gateway.reports.report import ReportSource
 from gateway.shipments.commands import CommandPort
@@ -75,7 +75,9 @@ class Gateway:
         self.shipments = ShipmentDesk(config, self.ingress.wake, self._reply, self.topics.shipment_replies)
         self.epcis = self._epcis(config, self.topics)
         self.metrics = GatewayMetrics()
-        self.storage = Storage(Outbox(config.outbox, config.journal.enabled), config.gateway.id, _checkpointer(config))
+        self.storage = Storage(
+            Outbox(config.outbox, config.journal.enabled), config.gateway.id, checkpointer_for(config)
+        )
         self.reports = ReportDesk(config, self.outbox.reports)
         self.publisher = self._publisher(config, self.topics)
         self.dispatcher = self._dispatcher(config, self.publisher)
@@ -90,7 +92,7 @@ class Gateway:
         self._reload_requested = False
         self._stop_requested = ""  # why the loop should stop; a plain attribute: safe to set from a signal handler
         self._read_taps: list[Callable[[list[TagRead]], None]] = []
-        self._commands: list[LocationEvent] = []  # accepted outside a turn (a reload): stored at the next
+        self._commands: list[LocationEvent] = []
         self.actors = ActorDesk(config)
         self.owners = Owners(config.owners)
         self.display = Display(config, self.owners)
@@ -299,13 +301,7 @@ class Gateway:
         if rows:
             restored = self.flow.pipeline.presence.restore(rows)
             log.info("presence_restored", tags=restored, gateway=self.config.gateway.id)
-        signed_in = self.outbox.actors.load()
-        if signed_in:
-            identity = self.flow.pipeline.identity
-            present = {
-                (loc, identity.uri(epc)) for loc in locations for epc, _ in self.flow.pipeline.presence.seen_at(loc)
-            }
-            self._commands += self.actors.restore(signed_in, present, self.clock())
+        self._commands += self.actors.restore(self.outbox.actors.load(), self.flow.pipeline, self.clock())
         shipments = self.outbox.shipments.load()
         if shipments:
             still_open = self.shipments.book.restore(shipments)
@@ -341,76 +337,5 @@ class Gateway:
         self.apply_config(new)
 
     def apply_config(self, new: Config, source: str = "signal") -> None:
-        """Live reload: every part is built anew from ``new``; what survives is handed over explicitly
-        (see ``gateway.reload``). gateway.id, outbox and metrics need a restart. Journaled as a
-        ``config_reload`` command at the next turn."""
-        plan = plan_reload(self.config, new)
-        new, mqtt_changed = plan.config, plan.mqtt_changed
-        if plan.needs_restart:
-            log.warning(
-                "reload_needs_restart", sections=",".join(plan.needs_restart), detail="these keep their running values"
-            )
-        topics = Topics(new.mqtt, new.gateway.id)
-        publisher = None
-        if mqtt_changed:
-            try:
-                publisher = self._publisher(new, topics)  # first: a bad password file must not leave us without one
-            except DockgateError as exc:
-                log.error("reload_refused", section="mqtt", error=str(exc), detail="the running MQTT settings stay")
-                new, mqtt_changed = new.model_copy(update={"mqtt": self.config.mqtt}), False
-                topics = Topics(new.mqtt, new.gateway.id)
-        drivers = {d.name: d for d in self.drivers}
-        for name in sorted(plan.readers_stopped):
-            drivers.pop(name).stop()
-        self.readers.set_readers(r.name for r in new.readers)
-        for settings in new.readers:
-            if settings.name in plan.readers_started:
-                if settings.name in plan.readers_stopped:  # its new driver reports connecting / connected from here
-                    self.readers.report(settings.name, "disconnected", "config reloaded")
-                drivers[settings.name] = self._make_driver(settings)
-                drivers[settings.name].start()
-        self.drivers = [drivers[r.name] for r in new.readers]
-        self.owners = Owners(new.owners)
-        display: Display = Display(new, self.owners)
-        display.adopt(self.display)
-        self.display = display
-        flow = Flow(new, identity=self.flow.pipeline.identity)
-        flow.adopt(self.flow, set(plan.locations_kept))
-        self.flow = flow
-        if self.outbox.is_open:
-            self.outbox.presence.forget(set(plan.locations_kept))
-        self.topics = topics
-        self.shipments.reconfigure(new, topics.shipment_replies)
-        self.reports.reconfigure(new)
-        self._commands += self.actors.reconfigure(new, self.clock())
-        self.epcis = self._epcis(new, topics)
-        if publisher is not None:
-            self.publisher.stop(timeout=2.0)
-            self.publisher, old = publisher, self.dispatcher
-            self.dispatcher = self._dispatcher(new, publisher)  # what the old one had in flight is sent again
-            self.dispatcher.adopt(old)
-            self.readers.republish()
-            publisher.start()
-        if new.logging.level != self.config.logging.level:
-            logging.getLogger().setLevel(new.logging.level)
-        if new.logging.format != self.config.logging.format:
-            log.warning("reload_needs_restart", sections="logging.format", detail="the log format stays until restart")
-        self.config = new
-        self._commands.append(reload_event(new, self.clock(), source, plan.readers_started))
-        log.warning(
-            "reloaded",
-            readers_restarted=",".join(sorted(plan.readers_started)) or "-",
-            locations_kept=",".join(sorted(plan.locations_kept)) or "-",
-            mqtt_reconnected=mqtt_changed,
-        )
-
-
-def _checkpointer(config: Config) -> Checkpointer | None:
-    """The journal's signer; its key made beside the outbox at the first start unless configured."""
-    journal = config.journal
-    if not journal.enabled:
-        return None
-    path = config.outbox.path
-    if journal.key_file is not None:  # a configured key that cannot be used stops the start, with its reason
-        return Checkpointer(journal, config.gateway.id, load_key(journal, path))
-    return Checkpointer(journal, config.gateway.id, lambda: load_key(journal, path))
+        """Live reload (gateway.reloading): every part built anew from ``new``, what survives handed over."""
+        apply_reload(self, new, source)

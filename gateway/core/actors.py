@@ -24,11 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
 from gateway.domain.commands import CommandName, command_event
 from gateway.domain.log import get_logger
 from gateway.domain.model import LocationEvent
+
+if TYPE_CHECKING:
+    from gateway.core.pipeline import Pipeline
 
 log = get_logger(__name__)
 
@@ -80,11 +84,14 @@ class ActorDesk:
 
     # ---- restore --------------------------------------------------------------------------------
 
-    def restore(
-        self, rows: Iterable[SignInRow], present: set[tuple[str, str | None]], now: float
-    ) -> list[LocationEvent]:
-        """Sign-ins as stored; ``present``: (location, identity URI) of the tags present after the presence
-        was restored. Returns the sign-outs this implies: actors no longer configured, tags gone."""
+    def restore(self, rows: Iterable[SignInRow], pipeline: Pipeline, now: float) -> list[LocationEvent]:
+        """Sign-ins as stored, after the presence was restored into ``pipeline``. Returns the sign-outs
+        this implies: actors no longer configured, tags no longer present."""
+        rows = list(rows)
+        if not rows:
+            return []
+        identity = pipeline.identity
+        present = {(loc, identity.uri(epc)) for loc, *_ in rows for epc, _ in pipeline.presence.seen_at(loc)}
         out: list[LocationEvent] = []
         for location, kind, name, uri, since, source in rows:
             actor = self.by_uri.get(uri)

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from gateway.config import Config
 from gateway.config.traceability import JournalSettings
 from gateway.domain.log import get_logger
 from gateway.domain.model import rfc3339
@@ -165,3 +166,14 @@ def _unix(text: str) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def checkpointer_for(config: Config) -> Checkpointer | None:
+    """The journal's signer; its key made beside the outbox at the first start unless configured."""
+    journal = config.journal
+    if not journal.enabled:
+        return None
+    path = config.outbox.path
+    if journal.key_file is not None:  # a configured key that cannot be used stops the start, with its reason
+        return Checkpointer(journal, config.gateway.id, load_key(journal, path))
+    return Checkpointer(journal, config.gateway.id, lambda: load_key(journal, path))

@@ -14,6 +14,7 @@ from gateway.config import parse_config
 from gateway.config.locations import EpcisSettings
 from gateway.core.actors import ActorDesk
 from gateway.core.barcode import parse_barcode
+from gateway.core.pipeline import Pipeline
 from gateway.delivery.epcis import document, object_event
 from gateway.delivery.outbox import Outbox
 from gateway.domain.errors import ConfigError
@@ -185,7 +186,7 @@ def test_sign_ins_are_stored_with_their_events_and_restored_after_a_restart(tmp_
     again = Outbox(tmp_path / "outbox.db", journal=True)
     again.open()
     restarted = ActorDesk(config)
-    out = restarted.restore(again.actors.load(), present=set(), now=50.0)
+    out = restarted.restore(again.actors.load(), Pipeline(config), now=50.0)  # nothing present
     assert _commands(out) == [("actor_sign_out", "forklift-7", "restart", "dock-3")]
     after = _event("arrived", 51.0)
     restarted.process([after], 51.0)
