@@ -148,8 +148,8 @@ class Dispatcher:
 
     def _send(self, outbox: Outbox, now: float) -> None:
         room = self._max_inflight - len(self._in_flight)
-        if room <= 0:
-            return
+        if room <= 0 or self._cursor >= outbox.last_seq:
+            return  # no room, or nothing stored past what was sent: no query
         publish = self.publisher.publish
         for item in outbox.next_batch(self._cursor, max(1, room // self._messages_per_row)):
             seq = item.seq
