@@ -79,6 +79,12 @@ def test_bench_throughput_quick_reports_every_figure(tmp_path: Path) -> None:
     assert figures["naive_reads_per_s"] >= 0
     assert figures["gateway_events_per_s"] >= 0
     assert figures["paced"]["events_per_s"] > 0
+    # the fleet of doors (issue 18): each reader connected, its reads counted, the idle box measured
+    fleet = figures["fleet"]
+    assert [(f["doors"], f["idle"]) for f in fleet] == [(1, False), (2, False), (2, True)]
+    assert all(f["readers_connected"] == f["doors"] for f in fleet)
+    assert all(f["reads_per_s"] > 0 and f["cpu_us_per_read"] > 0 for f in fleet if not f["idle"])
+    assert fleet[-1]["reads_per_s"] == 0 and fleet[-1]["idle_cpu_percent_of_a_core"] >= 0
     assert figures["quick"] is True
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bench.throughput.decode import bench_own_decode, bench_sllurp_decode
+from gateway.bench.throughput.fleet import bench_fleet
+from gateway.bench.throughput.fleet import render as render_fleet
 from gateway.bench.throughput.gateway_runs import bench_gateway, bench_startup_and_idle
 from gateway.bench.throughput.impinj_iot import bench_impinj_iot
 from gateway.bench.throughput.impinj_iot import render as render_drivers
@@ -37,6 +39,7 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
             paced = bench_gateway(folder, broker_port, stream, seconds, warmup, PACED_RATE)
             naive = bench_naive(broker_port, stream, min(seconds, 5.0), warmup)
             idle = bench_startup_and_idle(folder, broker_port, stream, 1 if quick else 3)
+            fleet = bench_fleet(folder, broker_port, stream, seconds, quick)
         finally:
             stop(broker, 10)
         drivers = bench_impinj_iot(folder, min(seconds, 10.0), quick)
@@ -60,6 +63,10 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
         "outbox_write_events_per_s": box["write_events_per_s_batch100"],
         "outbox_drain_events_per_s": box["drain_events_per_s"],
         "gateway_vs_sllurp_decode": round(full["reads_per_s"] / decode["reads_per_s"], 2),
+        "fleet_8_doors_cpu_us_per_read": next(
+            (f["cpu_us_per_read"] for f in fleet if f["doors"] == 8 and not f["idle"]), None
+        ),
+        "fleet_idle_cpu_percent_of_a_core": fleet[-1]["idle_cpu_percent_of_a_core"],
         "impinj_iot_cpu_us_per_read": drivers["impinj_iot"]["cpu_us_per_read"],
         "impinj_iot_cpu_percent_at_1500_tags_per_s": drivers["impinj_iot"]["cpu_percent_of_a_core"],
         "impinj_iot_https_cpu_percent_at_1500_tags_per_s": drivers["impinj_iot_https"]["cpu_percent_of_a_core"],
@@ -80,6 +87,7 @@ def run(seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
         "startup_and_idle": idle,
         "outbox": box,
         "drivers": drivers,
+        "fleet": fleet,
         "quick": quick,
     }
 
@@ -109,6 +117,8 @@ def render(r: dict[str, Any]) -> str:
         f"outbox: {r['outbox']['write_events_per_s_batch1']} events/s durable one per commit, "
         f"{r['outbox']['write_events_per_s_batch100']} in batches of 100; drain {r['outbox']['drain_events_per_s']}"
         " events/s",
+        "",
+        *render_fleet(r["fleet"]),
         "",
         *render_drivers(r["drivers"]),
     ]
