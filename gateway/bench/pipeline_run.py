@@ -8,7 +8,7 @@ events every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.config import Config
 from gateway.core.pipeline import Pipeline
@@ -87,7 +87,18 @@ def replay(
         from gateway.bench.reader_wire import WireReads
 
         reads = WireReads(scenario, config.readers[0].name, reader_type, EPOCH)
-    end_s = scenario.duration_s + config.pipeline.depart_after + 1.0
+    return run_turns(pipeline, reads, scenario.duration_s + config.pipeline.depart_after + 1.0, step_s)
+
+
+class ReadSource(Protocol):
+    def until(self, t: float) -> list[TagRead]:
+        """The reads up to scenario time ``t`` not handed out yet, on the replay's clock (``EPOCH + t``)."""
+        ...
+
+
+def run_turns(pipeline: Pipeline, reads: ReadSource, end_s: float, step_s: float = STEP_S) -> Replay:
+    """The simulated main loop: a turn every ``step_s`` of scenario time up to ``end_s``, each turn's
+    reads through the pipeline at ``EPOCH + t``."""
     events: list[LocationEvent] = []
     t = 0.0
     while t < end_s:

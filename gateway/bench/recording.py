@@ -22,7 +22,7 @@ from typing import IO, Any
 import yaml
 
 from gateway.bench.accuracy import Score, score_events
-from gateway.bench.pipeline_run import EPOCH, STEP_S
+from gateway.bench.pipeline_run import EPOCH, run_turns
 from gateway.config import Config
 from gateway.core.pipeline import Pipeline
 from gateway.domain.errors import DockgateError
@@ -96,23 +96,29 @@ def load_truth(path: Path, name: str) -> Scenario:
     return Scenario(name=name, description=f"recorded: {name}", pallets=tuple(pallets), category="recorded")
 
 
+class RecordedReads:
+    """A recording as a replay's read source: time 0 is the first read."""
+
+    def __init__(self, reads: list[TagRead]) -> None:
+        t0 = reads[0].time
+        self._reads = [TagRead(r.reader, r.antenna, r.epc, r.rssi, EPOCH + r.time - t0) for r in reads]
+        self._next = 0
+        self.end_s = self._reads[-1].time - EPOCH
+
+    def until(self, t: float) -> list[TagRead]:
+        start = stop = self._next
+        reads = self._reads
+        while stop < len(reads) and reads[stop].time <= EPOCH + t:
+            stop += 1
+        self._next = stop
+        return reads[start:stop]
+
+
 def replay_recording(reads: list[TagRead], config: Config) -> list[LocationEvent]:
-    """The reads through a fresh pipeline, turn by turn on the recorded clock shifted to the replay's epoch
-    (time 0 = the first read), then on until every visit could depart."""
-    pipeline = Pipeline(config)
-    t0 = reads[0].time
-    shifted = [TagRead(r.reader, r.antenna, r.epc, r.rssi, EPOCH + r.time - t0) for r in reads]
-    end = shifted[-1].time + config.pipeline.depart_after + 1.0
-    events: list[LocationEvent] = []
-    i, now = 0, EPOCH
-    while now < end:
-        now = round(now + STEP_S, 6)
-        j = i
-        while j < len(shifted) and shifted[j].time <= now:
-            j += 1
-        events += pipeline.process(shifted[i:j], now)
-        i = j
-    return events
+    """The reads through a fresh pipeline, turn by turn on the recorded clock shifted to the replay's epoch,
+    then on until every visit could depart."""
+    source = RecordedReads(reads)
+    return run_turns(Pipeline(config), source, source.end_s + config.pipeline.depart_after + 1.0).events
 
 
 def score_recording(recording: Path, truth: Path, config: Config, changes: dict[str, Any]) -> Score:

@@ -21,10 +21,6 @@ class DoorArbiter:
         self._window = window
         self._evidence: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 
-    def wins(self, read: TagRead, location: Location) -> bool:
-        """Add the read's evidence; True when ``location`` has at least as much as each neighbour."""
-        return self.lead(read, location) >= 1.0
-
     def lead(self, read: TagRead, location: Location) -> float:
         """Add the read's evidence; ``location``'s evidence over the strongest neighbour's (inf: none)."""
         t = read.time

@@ -15,7 +15,7 @@ from gateway.config.locations import EpcisSettings
 from gateway.core.actors import ActorDesk
 from gateway.core.barcode import parse_barcode
 from gateway.core.pipeline import Pipeline
-from gateway.delivery.epcis import document, object_event
+from gateway.delivery.epcis import check_digit, document, object_event
 from gateway.delivery.outbox import Outbox
 from gateway.domain.errors import ConfigError
 from gateway.domain.model import LocationEvent
@@ -29,16 +29,11 @@ FORKLIFT = "urn:epc:id:giai:0614141.FL7"
 PALLET = "urn:epc:id:sscc:0614141.1234567890"
 
 
-def _gsrn_check(digits: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str(-total % 10)
-
-
 def _badge(uri: str) -> str:
     """The badge's GS1-128 barcode as a scanner sends it: AIM ]C1, AI 8018, the 18-digit GSRN."""
     company, ref = uri.rsplit(":", 1)[1].split(".")
     digits = company + ref
-    return f"]C18018{digits}{_gsrn_check(digits)}"
+    return f"]C18018{digits}{check_digit(digits)}"
 
 
 def _config(tmp_path: Path | None = None, **actors: Any) -> Any:

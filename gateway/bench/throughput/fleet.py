@@ -8,7 +8,6 @@ CPU per second of idling. Runnable alone: ``python -m gateway.bench.throughput.f
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,6 @@ from typing import Any
 
 from gateway.bench.throughput.gateway_runs import percentile, scrape
 from gateway.bench.throughput.processes import (
-    BenchError,
     cpu_seconds,
     rss_bytes,
     start_gateway,
@@ -75,24 +73,7 @@ logging: {{level: WARNING}}
 def _idle_simulator(folder: Path) -> tuple[subprocess.Popen[str], int]:
     scenario = folder / "idle.yaml"
     scenario.write_text(IDLE_SCENARIO)
-    cmd = [
-        sys.executable,
-        "-m",
-        "simulators.llrp",
-        "--port",
-        "0",
-        "--scenario",
-        str(scenario),
-        "--log-level",
-        "WARNING",
-    ]
-    process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if match:
-            return process, int(match.group(1))
-    raise BenchError(f"the idle LLRP simulator did not start (exit {process.wait()})")
+    return start_simulator(None, None, scenario)
 
 
 def _connected(port: int) -> int:

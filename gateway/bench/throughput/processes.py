@@ -55,9 +55,13 @@ def start_mosquitto(folder: Path, port: int | None = None) -> tuple[subprocess.P
     return process, port
 
 
-def start_simulator(stream: Path, rate: float | None) -> tuple[subprocess.Popen[str], int]:
-    """The LLRP simulator replaying ``stream`` in a loop (full speed, or ``rate`` reads/s); returns it and its port."""
-    cmd = [sys.executable, "-m", "simulators.llrp", "--port", "0", "--replay", str(stream), "--log-level", "WARNING"]
+def start_simulator(
+    stream: Path | None, rate: float | None, scenario: Path | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """The LLRP simulator replaying ``stream`` in a loop (full speed, or ``rate`` reads/s), or playing
+    ``scenario`` when no stream is given; returns it and its port."""
+    source = ["--replay", str(stream)] if stream is not None else ["--scenario", str(scenario)]
+    cmd = [sys.executable, "-m", "simulators.llrp", "--port", "0", *source, "--log-level", "WARNING"]
     if rate is not None:
         cmd += ["--rate", str(rate)]
     process = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
