@@ -77,6 +77,7 @@ def test_bench_throughput_quick_reports_every_figure(tmp_path: Path) -> None:
     # May be 0 in a one-second window at full speed: sllurp's thread can starve paho's, and the gateway's
     # backlog can outlast arrive_window (docs/benchmarks.md, "Figures"). Paced, events do come out.
     assert figures["naive_reads_per_s"] >= 0
+    assert figures["memory"][0]["heap_bytes_per_tag"] > 0  # the tracemalloc cross-check of the RSS figure
     assert figures["gateway_events_per_s"] >= 0
     assert figures["paced"]["events_per_s"] > 0
     # the fleet of doors (issue 18): each reader connected, its reads counted, the idle box measured

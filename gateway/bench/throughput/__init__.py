@@ -25,7 +25,7 @@ Parts, each a separate process where it matters (the machine's cores are shared 
    each in process reading its own simulator (child) at 1,500 tags/s, and their decoders alone.
 
 Separately: bytes per tracked tag (``memory``: RSS of a child holding 10k/100k/1M tags in the pipeline's
-presence tracker), idle RSS of ``dockgate run`` with one reader connected, start-up time (spawn ->
+presence tracker, fed in reports of 100 tags; up to 100k also the live heap by tracemalloc), idle RSS of ``dockgate run`` with one reader connected, start-up time (spawn ->
 ``/readyz`` 200), and the outbox benchmarks (``outbox``). ``report`` runs them all and prints the table.
 
 Every child is started with this interpreter and imports only installed packages, so the command works

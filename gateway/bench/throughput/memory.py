@@ -14,11 +14,20 @@ from gateway.bench.throughput.processes import rss_bytes
 from gateway.bench.throughput.stream import GATEWAY, READER
 
 CHILD_MODULE = "gateway.bench.throughput.memory"
+REPORT_TAGS = 100  # tags per reader report, as the fleet part streams them
 
 
-def memory_child(tags: int) -> dict[str, Any]:
-    """In a fresh process: RSS of a pipeline holding ``tags`` present tags minus the same pipeline empty.
-    Each tag gets two reads (arrive_min_reads) so it is ``present``; the reads and events are freed."""
+def memory_child(tags: int, heap: bool = False) -> dict[str, Any]:
+    """In a fresh process: RSS of a pipeline holding ``tags`` present tags minus the same pipeline empty, or
+    with ``heap`` the live bytes tracemalloc counts (a cross-check free of arena granularity; slower).
+    Each tag gets two reads (arrive_min_reads) so it is ``present``; the reads and events are freed.
+
+    The reads come in reports of ``REPORT_TAGS``, the size a reader's RO_ACCESS_REPORT has and the main loop
+    hands the pipeline one report at a time: batches of 10,000 (the first version of this bench) left 20,000
+    TagReads of garbage per call in pymalloc's arenas, which RSS counts and the tags do not own (850 B/tag at
+    10,000 tags of which ~550 B was that garbage)."""
+    import tracemalloc
+
     from gateway.config import parse_config
     from gateway.core.pipeline import Pipeline
     from gateway.domain.model import TagRead
@@ -38,31 +47,47 @@ locations: [{{name: dock-1, read_points: [{{reader: {READER}}}]}}]
     pipeline = Pipeline(config)
     del warm
     gc.collect()
-    base = rss_bytes(me)
-    batch = 10_000
-    for start in range(0, tags, batch):
+    if heap:
+        tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0] if heap else rss_bytes(me)
+    for start in range(0, tags, REPORT_TAGS):
         reads = [
             TagRead(READER, 1 + (i & 1), f"3034257BF7{i:014X}", -50.0 - (i % 20), now)
-            for i in range(start, min(tags, start + batch))
+            for i in range(start, min(tags, start + REPORT_TAGS))
         ]
         pipeline.process(reads + reads, now)
         del reads
     gc.collect()
-    used = rss_bytes(me) - base
+    used = (tracemalloc.get_traced_memory()[0] if heap else rss_bytes(me)) - base
     tracked = pipeline.presence.tracked_count
-    return {"tags": tracked, "rss_delta_mb": round(used / 2**20, 1), "bytes_per_tag": round(used / max(1, tracked))}
+    key = "heap" if heap else "rss"
+    return {
+        "tags": tracked,
+        f"{key}_delta_mb": round(used / 2**20, 1),
+        f"{key}_bytes_per_tag": round(used / max(1, tracked)),
+    }
 
 
-def bench_memory(counts: list[int]) -> list[dict[str, Any]]:
-    """``memory_child`` once per count, each in a process of its own."""
+def _child(*args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", CHILD_MODULE, *args], capture_output=True, text=True, timeout=900, check=True
+    )
+    parsed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def bench_memory(counts: list[int], heap_up_to: int = 100_000) -> list[dict[str, Any]]:
+    """``memory_child`` once per count, each in a process of its own; ``bytes_per_tag`` is the RSS figure.
+    Counts up to ``heap_up_to`` are also measured with tracemalloc (``heap_bytes_per_tag``), in another child."""
     out = []
     for n in counts:
-        result = subprocess.run(
-            [sys.executable, "-m", CHILD_MODULE, str(n)], capture_output=True, text=True, timeout=600, check=True
-        )
-        out.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        row = _child(str(n))
+        row["bytes_per_tag"] = row.pop("rss_bytes_per_tag")
+        if n <= heap_up_to:
+            row["heap_bytes_per_tag"] = _child(str(n), "--heap")["heap_bytes_per_tag"]
+        out.append(row)
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(memory_child(int(sys.argv[1]))))
+    print(json.dumps(memory_child(int(sys.argv[1]), heap="--heap" in sys.argv[2:])))

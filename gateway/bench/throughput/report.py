@@ -112,7 +112,12 @@ def render(r: dict[str, Any]) -> str:
         f"backlog {naive['backlog_reads']} reads)",
         "",
         f"gateway / sllurp decode: {r['gateway_vs_sllurp_decode']}x",
-        "memory per tracked tag: " + ", ".join(f"{m['tags']:,} tags {m['bytes_per_tag']} B" for m in r["memory"]),
+        "memory per tracked tag (RSS; heap by tracemalloc): "
+        + ", ".join(
+            f"{m['tags']:,} tags {m['bytes_per_tag']} B"
+            + (f" ({m['heap_bytes_per_tag']} B)" if "heap_bytes_per_tag" in m else "")
+            for m in r["memory"]
+        ),
         f"idle RSS {r['idle_rss_mb']} MB, start-up {r['startup_s']} s (runs {r['startup_and_idle']['startup_runs_s']})",
         f"outbox: {r['outbox']['write_events_per_s_batch1']} events/s durable one per commit, "
         f"{r['outbox']['write_events_per_s_batch100']} in batches of 100; drain {r['outbox']['drain_events_per_s']}"
