@@ -255,7 +255,7 @@ class Gateway:
         self.actors.attribute(made, now)
         events += made
         events += self.reports.turn(now, self.readers.status)
-        self.owners.assign(events)
+        self.owners.assign(events, desk.book.expected_of)
         dispatcher = self.dispatcher
         stored = self.storage.store(events, self.topic_for, self.epcis, dispatcher.cursor, desk.book.take_dirty())
         for pending, reply in answers:  # after the commit: accepted means durable

@@ -1,9 +1,10 @@
 """Whose goods a tag is: the first ``owners`` entry that claims its identity (a GS1 company prefix or an
-EPC URI pattern), else ``unassigned``. Asked once per event, never per read; answers are cached."""
+EPC URI pattern), else ``unassigned``. Asked once per event, never per read; answers are cached. A shipment's
+verdict belongs to the owner of all its expected items, when they have one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.config.transparency import UNASSIGNED, OwnerSettings
 from gateway.core.identity import UriPattern, epc_uri
@@ -11,6 +12,8 @@ from gateway.domain.model import LocationEvent
 
 _ID = "urn:epc:id:"
 _CACHE_MAX = 100_000
+_VERDICTS = frozenset({"shipment_verified", "shipment_exception"})
+ExpectedOf = Callable[[str], Iterable[str]]  # a shipment id -> its expected items (hex, URI or "pattern x N")
 
 
 def company_prefix(uri: str | None) -> str | None:
@@ -68,8 +71,16 @@ class Owners:
                 break
         return best[1] if best is not None else UNASSIGNED
 
-    def assign(self, events: Iterable[LocationEvent]) -> None:
-        """Give each event about a tag (an EPC or an identity URI) its owner; the others keep None."""
+    def assign(self, events: Iterable[LocationEvent], expected_of: ExpectedOf | None = None) -> None:
+        """Give each event about a tag (an EPC or an identity URI) its owner, and each shipment verdict the one
+        owner of all its expected items (``expected_of``: a shipment id -> its items as lists show them);
+        the others (a door's no_read, a verdict on a shipment of several owners' goods) keep None."""
         for event in events:
-            if event.owner is None and (event.epc or event.uri):
+            if event.owner is not None:
+                continue
+            if event.epc or event.uri:
                 event.owner = self.of(event.uri)
+            elif expected_of is not None and event.type in _VERDICTS:
+                owners = {self.of_text(item) for item in expected_of(str(event.extra.get("shipment")))}
+                if len(owners) == 1:
+                    event.owner = owners.pop()

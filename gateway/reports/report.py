@@ -5,7 +5,8 @@ Fields of a report (the ``report`` event's own fields, and each item of ``GET /a
 
 - ``period_from``, ``period_to``: the period, RFC 3339 UTC, ``[from, to)``. Tallies are per minute, by the
   minute an event was stored: a minute belongs to the period its start falls in.
-- ``owner``: whose goods (null: events about no tag: a door's no_read, a shipment's verdict); ``location``.
+- ``owner``: whose goods (null: events about no tag: a door's no_read, the verdict on a shipment of several
+  owners' goods; a shipment of one owner's goods is that owner's); ``location``.
 - ``arrived``, ``departed_in``, ``departed_out``, ``departed_unknown`` (departed without a direction),
   ``became_static`` (static events), ``scanned``: events of that type; ``exceptions``: ``{reason: count}``;
   ``shipments_verified``, ``shipments_failed``: shipment_verified and shipment_exception events.

@@ -68,6 +68,29 @@ def test_events_about_a_tag_get_an_owner_the_others_keep_none() -> None:
     assert tagged.to_payload()["owner"] == "acme" and door.to_payload()["owner"] is None
 
 
+def test_a_shipment_verdict_belongs_to_the_one_owner_of_its_expected_items() -> None:
+    owners = _owners(
+        {"name": "acme", "company_prefixes": ["0614141"]}, {"name": "globex", "company_prefixes": ["0614142"]}
+    )
+    expected = {
+        "SO-acme": [sgtin96("0614141", "812345", 1), "urn:epc:idpat:sgtin:0614141.812345.* x 24"],
+        "SO-mixed": [sgtin96("0614141", "812345", 2), sscc96("0614142", "1234567890")],
+    }
+
+    def verdict(kind: str, shipment: str) -> LocationEvent:
+        return LocationEvent(kind, 1.0, "gw", "dock-1", "", "", [], 0, None, 1.0, 1.0, extra={"shipment": shipment})
+
+    events = [
+        verdict("shipment_verified", "SO-acme"),
+        verdict("shipment_exception", "SO-acme"),
+        verdict("shipment_verified", "SO-mixed"),  # several owners' goods: nobody's alone
+        verdict("shipment_verified", "SO-forgotten"),  # no items known: no owner
+        verdict("no_read", "SO-acme"),  # not a verdict
+    ]
+    owners.assign(events, lambda shipment: expected.get(shipment, []))
+    assert [e.owner for e in events] == ["acme", "acme", None, None, None]
+
+
 BASE: dict[str, Any] = {
     "gateway": {"id": "gw"},
     "readers": [{"name": "r", "type": "llrp", "host": "127.0.0.1"}],
