@@ -17,7 +17,7 @@ Parts, each a separate process where it matters (the machine's cores are shared 
    events/s from the gateway's ``/metrics`` counters over a window after a warm-up, CPU from the gateway
    process's user+system time, read-to-PUBACK latency from its ``dockgate_read_to_publish_latency_seconds``
    histogram (arrivals: from the read that confirmed the arrival; departures: from the decision);
-   percentiles interpolated inside the histogram's buckets (1, 2.5, 5, 10, 25, 50, 100 ms ...).
+   percentiles interpolated inside the histogram's buckets (1, 2.5, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100 ms ...).
 2. sllurp decode-only (``decode``): ``LLRPMessage(msgbytes=frame)`` on each frame of the same stream, in process.
 3. naive gateway (``naive``): sllurp's ``LLRPReaderClient`` + one paho QoS 1 publish per read.
 4. the full gateway again with the stream paced at 20k reads/s: event latency under a steady load.
@@ -25,7 +25,8 @@ Parts, each a separate process where it matters (the machine's cores are shared 
    each in process reading its own simulator (child) at 1,500 tags/s, and their decoders alone.
 
 Separately: bytes per tracked tag (``memory``: RSS of a child holding 10k/100k/1M tags in the pipeline's
-presence tracker, fed in reports of 100 tags; up to 100k also the live heap by tracemalloc), idle RSS of ``dockgate run`` with one reader connected, start-up time (spawn ->
+presence tracker, fed in reports of 100 tags; up to 100k also the live heap by tracemalloc), idle RSS of
+``dockgate run`` with one reader connected, start-up time (spawn ->
 ``/readyz`` 200), and the outbox benchmarks (``outbox``). ``report`` runs them all and prints the table.
 
 Every child is started with this interpreter and imports only installed packages, so the command works
