@@ -13,7 +13,7 @@ from gateway.domain.model import LocationEvent
 _ID = "urn:epc:id:"
 _CACHE_MAX = 100_000
 _VERDICTS = frozenset({"shipment_verified", "shipment_exception"})
-ExpectedOf = Callable[[str], Iterable[str]]  # a shipment id -> its expected items (hex, URI or "pattern x N")
+ExpectedOf = Callable[[str], Iterable[str]]  # a shipment id -> its expected identities and class patterns
 
 
 def company_prefix(uri: str | None) -> str | None:
@@ -73,7 +73,7 @@ class Owners:
 
     def assign(self, events: Iterable[LocationEvent], expected_of: ExpectedOf | None = None) -> None:
         """Give each event about a tag (an EPC or an identity URI) its owner, and each shipment verdict the one
-        owner of all its expected items (``expected_of``: a shipment id -> its items as lists show them);
+        owner of all its expected items (``expected_of``: a shipment id -> its identities and class patterns);
         the others (a door's no_read, a verdict on a shipment of several owners' goods) keep None."""
         for event in events:
             if event.owner is not None:

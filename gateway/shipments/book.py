@@ -309,11 +309,11 @@ class ShipmentBook:
         )
 
     def expected_of(self, shipment_id: str) -> list[str]:
-        """The shipment's expected items as lists show them (identities, ``pattern x N``); [] if unknown."""
+        """The shipment's expected identities and class patterns; [] if unknown."""
         s = self.shipments.get(shipment_id)
         if s is None:
             return []
-        return [*s.order.items, *(f"{c.pattern} x {c.quantity}" for c in s.order.classes)]
+        return [*s.order.items, *(c.pattern for c in s.order.classes)]
 
     def biz_transaction(self, shipment_id: str) -> str | None:
         """The shipment's business transaction in EPCIS: as posted, or a URN of this gateway and the id."""

@@ -73,7 +73,7 @@ def test_a_shipment_verdict_belongs_to_the_one_owner_of_its_expected_items() -> 
         {"name": "acme", "company_prefixes": ["0614141"]}, {"name": "globex", "company_prefixes": ["0614142"]}
     )
     expected = {
-        "SO-acme": [sgtin96("0614141", "812345", 1), "urn:epc:idpat:sgtin:0614141.812345.* x 24"],
+        "SO-acme": [sgtin96("0614141", "812345", 1), "urn:epc:idpat:sgtin:0614141.812345.*"],
         "SO-mixed": [sgtin96("0614141", "812345", 2), sscc96("0614142", "1234567890")],
     }
 

@@ -60,12 +60,7 @@ locations: [{{name: dock-1, read_points: [{{reader: {READER}}}]}}]
     gc.collect()
     used = (tracemalloc.get_traced_memory()[0] if heap else rss_bytes(me)) - base
     tracked = pipeline.presence.tracked_count
-    key = "heap" if heap else "rss"
-    return {
-        "tags": tracked,
-        f"{key}_delta_mb": round(used / 2**20, 1),
-        f"{key}_bytes_per_tag": round(used / max(1, tracked)),
-    }
+    return {"tags": tracked, "delta_mb": round(used / 2**20, 1), "bytes_per_tag": round(used / max(1, tracked))}
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -82,9 +77,8 @@ def bench_memory(counts: list[int], heap_up_to: int = 100_000) -> list[dict[str,
     out = []
     for n in counts:
         row = _child(str(n))
-        row["bytes_per_tag"] = row.pop("rss_bytes_per_tag")
         if n <= heap_up_to:
-            row["heap_bytes_per_tag"] = _child(str(n), "--heap")["heap_bytes_per_tag"]
+            row["heap_bytes_per_tag"] = _child(str(n), "--heap")["bytes_per_tag"]
         out.append(row)
     return out
 
