@@ -29,7 +29,7 @@ def gateway_config(tmp_path: Path, broker_port: int, reader_port: int, depart_af
     path.write_text(
         f"""\
 gateway: {{id: gw-test}}
-mqtt: {{host: 127.0.0.1, port: {broker_port}, topic_prefix: dockgate}}
+mqtt: {{host: 127.0.0.1, port: {broker_port}, topic_prefix: dockgate, reconnect_delay_max: 2s}}
 readers:
   - {{name: portal-3, type: llrp, host: 127.0.0.1, port: {reader_port}, antennas: [1, 2, 3, 4]}}
 locations:
