@@ -77,11 +77,11 @@ def dense_scenario(tmp_path: Path, pallets: int = 8, tags: int = 4) -> Path:
 def config_for(tmp_path: Path, broker_port: int, reader_port: int, mqtt_extra: str = "") -> Path:
     """tests.test_e2e's gateway config, with departures after 500 ms and extra ``mqtt`` settings."""
     path = gateway_config(tmp_path, broker_port, reader_port, depart_after="500ms")
-    text = path.read_text()
     if mqtt_extra:
-        text = text.replace("topic_prefix: dockgate}", f"topic_prefix: dockgate, {mqtt_extra}}}")
-        assert mqtt_extra in text
-    path.write_text(text)
+        # Merged as YAML, so an extra setting replaces the base config's own (reconnect_delay_max is in both).
+        data = yaml.safe_load(path.read_text())
+        data["mqtt"].update(yaml.safe_load("{" + mqtt_extra + "}"))
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
