@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +23,7 @@ from gateway.config.transparency import OwnerSettings
 from gateway.shipments.commands import CommandPort
 from simulators.llrp.epc import sgtin96
 from tests.unit.test_api import _check_against_openapi
+from tests.unit.test_board_view import ACME as ACME_TAGS
 from tests.unit.test_board_view import GLOBEX, _event, _snapshot
 
 pytestmark = pytest.mark.timeout(30)
@@ -141,3 +143,34 @@ def test_the_stream_sends_the_board_at_once_then_each_change(server: Server, mon
         assert next(messages)[0] == ": keepalive"
     finally:
         response.close()
+
+
+def test_present_by_owner_for_an_unscoped_token_and_its_refusals(server: Server) -> None:
+    def tags(path: str, token: str) -> tuple[int, list[str]]:
+        response = server.get(path, token)
+        doc = json.loads(response.read())
+        return response.status, [t["epc"] for t in doc.get("tags", [])]
+
+    status, everyone = tags("/api/v1/locations/dock-3/present", VIEWER)
+    assert status == 200 and set(everyone) == {*ACME_TAGS[:2], *GLOBEX[:2]}
+    assert tags("/api/v1/locations/dock-3/present?owner=globex", VIEWER) == (200, GLOBEX[:2])
+    assert tags("/api/v1/locations/dock-3/present?owner=acme", ACME) == (200, ACME_TAGS[:2])
+    assert server.get("/api/v1/locations/dock-3/present?owner=globex", ACME).status == 403
+    for path in ("/api/v1/locations/dock-3/present?owner=initech", "/api/v1/locations/dock-9/present"):
+        response = server.get(path, VIEWER)
+        assert response.status == 404, path
+        assert json.loads(response.read())["field"] in ("owner", "name")
+    assert server.get("/api/v1/locations/dock-3/present?owner=globex").status == 401
+
+
+def test_the_assets_name_no_other_host() -> None:
+    """The edge box may be offline: no CDN, web font or script from anywhere but the gateway itself."""
+    static = Path(board.__file__).parent / "static"
+    assets = sorted(static.iterdir())
+    assert {a.name for a in assets} >= {"board.html", "board.js", "board.css", "login.html"}
+    for asset in assets:
+        body = asset.read_text()
+        for pattern in (r"\b(?:https?|wss?|ftp):", r"""["'(=\s]//[\w.-]""", r"@import", r"@font-face"):
+            assert not re.search(pattern, body), f"{asset.name}: {pattern}"
+        for link in re.findall(r"""(?:src|href|action)\s*=\s*["']([^"']*)""", body):
+            assert link.startswith("/") and not link.startswith("//"), f"{asset.name}: {link}"

@@ -22,6 +22,7 @@ from gateway.ops.snapshot import (
     PresentTag,
     ReadPointFigures,
 )
+from gateway.reports.report import REPORT_FIELDS
 from simulators.llrp.epc import sgtin96, sscc96
 
 pytestmark = pytest.mark.timeout(30)
@@ -48,10 +49,21 @@ def _event(seq: int, kind: str, epc: str, owner: str | None, location: str = "do
     return {"seq": seq, "type": kind, "location": location, "epc": epc, "uri": uri, "owner": owner, **extra}
 
 
+def _report(owner: str, location: str, exceptions: dict[str, int] | None = None, **counts: int) -> dict[str, Any]:
+    """A report row as gateway.reports.report.reports makes it: every field, nested exceptions and readers."""
+    row: dict[str, Any] = {"period_from": "2025-12-03T22:00:00Z", "period_to": "2025-12-03T23:00:00Z"}
+    row |= {"owner": owner, "location": location}
+    row |= {"exceptions": exceptions or {}, "readers": {"portal-3": 3599.5}, "first_seq": 1, "last_seq": 6}
+    row |= {"events": 6} | {field: counts.get(field, 0) for field in REPORT_FIELDS if field not in row}
+    assert set(row) == {*REPORT_FIELDS, "owner", "location"}
+    return row
+
+
 def _snapshot(**changes: Any) -> GatewaySnapshot:
     tags = tuple(_tag(e, "acme") for e in ACME[:2]) + tuple(_tag(e, "globex") for e in GLOBEX[:2])
     fields: dict[str, Any] = {
         "gateway": "gw-1",
+        "owners": ("acme", "globex", "unassigned"),
         "taken": T0 + 6,
         "started": True,
         "doors": {
@@ -92,9 +104,9 @@ def _snapshot(**changes: Any) -> GatewaySnapshot:
             _event(8, "report", "", "acme", arrivals=4, exceptions={}),
         ),
         "reports": (
-            {"owner": "acme", "location": "dock-3", "arrived": 2, "seq": {"first": 1, "last": 6}},
-            {"owner": "globex", "location": "dock-3", "arrived": 2, "seq": {"first": 1, "last": 6}},
-            {"owner": "acme", "location": "dock-4", "arrived": 0},
+            _report("acme", "dock-3", arrived=2, departed_out=1),
+            _report("globex", "dock-3", arrived=2, exceptions={"unexpected_item": 1}),
+            _report("acme", "dock-4"),
         ),
         "readers": {"portal-3": {"state": "connected", "detail": "inventorying", "antennas": {"1": "connected"}}},
         "read_points": (
@@ -127,7 +139,10 @@ def test_the_admin_board_shows_every_part() -> None:
     ]
     assert shown["broker"] == {"connected": True, "where": "127.0.0.1:1883"}
     assert shown["outbox"] == {"pending": 3, "fault": None}
-    assert [(r["owner"], r["seq.first"]) for r in shown["reports"]] == [("acme", 1), ("globex", 1)]
+    acme, globex = shown["reports"]  # this door's, every field a scalar the table can show
+    assert (acme["owner"], acme["arrived"], acme["departed_out"], acme["first_seq"]) == ("acme", 2, 1, 1)
+    assert globex["exceptions.unexpected_item"] == 1 and globex["readers.portal-3"] == 3599.5
+    assert not any(isinstance(v, dict | list) for row in shown["reports"] for v in row.values())
     json.dumps(shown)  # all of it is JSON
 
 
