@@ -103,6 +103,11 @@ def test_demo_prints_a_one_time_link_to_the_door_board() -> None:
             status, _, body = _get(base + path, cookie.group(1))
             assert status == 200, (path, body)
             assert json.loads(body)["location"] == "dock-3"
+        for path in ("/", "/doors/dock-3"):  # where the link lands, and a door's board: the pages themselves
+            status, headers, body = _get(base + path, cookie.group(1))
+            assert status == 200 and headers["content-type"].startswith("text/html"), (path, status)
+            assert b'src="/static/board.js"' in body, path
+        assert _get(base + "/static/board.js")[0] == 200
         assert _get(base + "/api/v1/doors/dock-3")[0] == 401  # the link, not the address, opens it
         seen["second"] = _get(link)
         assert _get(base + "/logout", cookie.group(1))[0] == 303
