@@ -35,6 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
+from gateway.delivery import tcp
 from gateway.domain.backoff import full_jitter
 from gateway.domain.errors import DockgateError
 from gateway.domain.log import get_logger
@@ -146,6 +147,7 @@ class MqttPublisher:
         self._lock = threading.Lock()  # around _acks: the network thread adds, the main loop takes
         self._io_lock = threading.RLock()  # around every paho call that may touch the socket
         self._acks: list[Ack] = []
+        self._ack_now = False  # acknowledge the broker's packets at once (gateway.delivery.tcp); per connection
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -281,6 +283,9 @@ class MqttPublisher:
             return
         self.last_error = None
         self.connects += 1
+        sock = client.socket()
+        tcp.no_delay(sock)
+        self._ack_now = tcp.ack_now(sock)
         log.info("connected", mqtt=self.where)
         client.publish(self.status_topic, b"online", qos=1, retain=True)
         for topic in self._subscriptions:
@@ -310,6 +315,8 @@ class MqttPublisher:
         with self._lock:
             first = not self._acks
             self._acks.append((mid, str(reason) if reason.is_failure else None))
+        if self._ack_now:  # the kernel clears TCP_QUICKACK by itself: set it again for the next PUBACK
+            self._ack_now = tcp.ack_now(client.socket())
         if first and self.on_ack is not None:
             self.on_ack()  # the first ack since the main loop last looked: wake it
 
